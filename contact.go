@@ -1,6 +1,7 @@
 package outreach
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,3 +42,23 @@ func (c Contact) Name() string {
 // provider a faculty member uses treats it so, and a duplicate contact is the
 // worse failure.
 func NormalizeAddress(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
+
+// ContactColumns are the CSV columns with a meaning of their own; any other
+// column is kept in Contact.Extra and becomes a template variable.
+var ContactColumns = []string{"email", "first_name", "last_name", "title", "institution",
+	"timezone", "notes", "addresses"}
+
+// ContactRow is one contact to create or update, and the line it came from.
+type ContactRow struct {
+	Line    int
+	Contact Contact
+}
+
+// RowError says why one input line was refused.
+type RowError struct {
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// Error formats the row error as "line N: reason".
+func (e RowError) Error() string { return "line " + strconv.Itoa(e.Line) + ": " + e.Reason }

@@ -21,7 +21,7 @@ CREATE TABLE accounts (
     last_error   text NOT NULL DEFAULT '',
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
-    CHECK ((state = 'degraded') = (last_error <> ''))
+    CONSTRAINT accounts_degraded_has_reason CHECK ((state = 'degraded') = (last_error <> ''))
 );
 
 -- Mailboxes and their sync cursor (RFC 3501 UIDVALIDITY/UIDNEXT, RFC 7162
@@ -43,8 +43,8 @@ CREATE TABLE mailboxes (
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL,
     UNIQUE (account_id, name),
-    CHECK ((state = 'degraded') = (last_error <> '')),
-    CHECK (state = 'new' OR last_pass_at IS NOT NULL)
+    CONSTRAINT mailboxes_degraded_has_reason CHECK ((state = 'degraded') = (last_error <> '')),
+    CONSTRAINT mailboxes_synced_has_pass CHECK (state = 'new' OR last_pass_at IS NOT NULL)
 );
 CREATE UNIQUE INDEX mailboxes_one_role ON mailboxes (account_id, role) WHERE role IN ('inbox', 'sent');
 
@@ -63,7 +63,7 @@ CREATE TABLE contacts (
     blocked_reason text NOT NULL DEFAULT '',
     created_at   timestamptz NOT NULL,
     updated_at   timestamptz NOT NULL,
-    CHECK (blocked_at IS NOT NULL OR blocked_reason = '')
+    CONSTRAINT contacts_reason_needs_block CHECK (blocked_at IS NOT NULL OR blocked_reason = '')
 );
 
 -- Addresses are unique case-insensitively across all contacts (so also per
@@ -107,12 +107,12 @@ CREATE TABLE threads (
     created_at        timestamptz NOT NULL,
     updated_at        timestamptz NOT NULL,
     -- A conversation that is waiting on us or on them started with our email.
-    CHECK (state NOT IN ('awaiting_reply', 'followup_due', 'draft_proposed', 'followed_up',
-                         'closed_no_response') OR initial_sent_at IS NOT NULL),
-    CHECK (state <> 'followed_up' OR followups_sent = 1),
-    CHECK ((state = 'paused') = (paused_until IS NOT NULL)),
-    CHECK ((state IN ('closed_no_response', 'closed_by_user')) = (closed_at IS NOT NULL)),
-    CHECK ((next_action = '') = (next_action_at IS NULL))
+    CONSTRAINT threads_started_by_us CHECK (state NOT IN ('awaiting_reply', 'followup_due',
+        'draft_proposed', 'followed_up', 'closed_no_response') OR initial_sent_at IS NOT NULL),
+    CONSTRAINT threads_followed_up_counted CHECK (state <> 'followed_up' OR followups_sent = 1),
+    CONSTRAINT threads_paused_until CHECK ((state = 'paused') = (paused_until IS NOT NULL)),
+    CONSTRAINT threads_closed_at CHECK ((state IN ('closed_no_response', 'closed_by_user')) = (closed_at IS NOT NULL)),
+    CONSTRAINT threads_next_action_at CHECK ((next_action = '') = (next_action_at IS NULL))
 );
 CREATE INDEX threads_contact ON threads (contact_id);
 CREATE INDEX threads_next_action ON threads (next_action_at) WHERE next_action_at IS NOT NULL;
@@ -209,7 +209,7 @@ CREATE TABLE messages (
     expunged_at    timestamptz,
     created_at     timestamptz NOT NULL,
     UNIQUE (mailbox_id, uidvalidity, uid),
-    CHECK ((kind IS NULL) = (classification IS NULL))
+    CONSTRAINT messages_kind_classified CHECK ((kind IS NULL) = (classification IS NULL))
 );
 CREATE INDEX messages_message_id ON messages (message_id) WHERE message_id <> '';
 CREATE INDEX messages_thread ON messages (thread_id) WHERE thread_id IS NOT NULL;
@@ -246,12 +246,12 @@ CREATE TABLE drafts (
     -- Our own Message-ID, generated before sending, finds the copy in Sent.
     CONSTRAINT drafts_message_id_unique UNIQUE (message_id),
     -- Approval is of one version: approving again after an edit is required.
-    CHECK ((approved_at IS NULL) = (approved_version IS NULL)),
-    CHECK (state NOT IN ('approved', 'sending', 'sent', 'retry', 'review')
-           OR (approved_at IS NOT NULL AND approved_version = version)),
-    CHECK (state NOT IN ('sending', 'sent', 'review') OR sending_at IS NOT NULL),
-    CHECK ((state = 'sent') = (sent_at IS NOT NULL)),
-    CHECK (state <> 'retry' OR next_attempt_at IS NOT NULL)
+    CONSTRAINT drafts_approval_pair CHECK ((approved_at IS NULL) = (approved_version IS NULL)),
+    CONSTRAINT drafts_approved_this_version CHECK (state NOT IN ('approved', 'sending', 'sent', 'retry', 'review')
+        OR (approved_at IS NOT NULL AND approved_version = version)),
+    CONSTRAINT drafts_sending_at CHECK (state NOT IN ('sending', 'sent', 'review') OR sending_at IS NOT NULL),
+    CONSTRAINT drafts_sent_at CHECK ((state = 'sent') = (sent_at IS NOT NULL)),
+    CONSTRAINT drafts_retry_at CHECK (state <> 'retry' OR next_attempt_at IS NOT NULL)
 );
 -- The product's promise: at most one follow-up per thread on its way or out.
 CREATE UNIQUE INDEX drafts_one_followup_sent ON drafts (thread_id)

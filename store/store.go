@@ -170,3 +170,10 @@ func appendEvent(ctx context.Context, tx *sqlx.Tx, e Event) error {
 }
 
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

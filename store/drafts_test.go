@@ -1,0 +1,225 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/store"
+	"github.com/outreach/outreach/store/storetest"
+)
+
+// fixture is a thread with a contact, ready for drafts.
+type fixture struct {
+	st       *store.Store
+	threadID int64
+}
+
+func newThread(t *testing.T, st *store.Store, email string) fixture {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := st.EnsureAccount(ctx, outreach.Account{Name: "main", Email: "applicant@example.org", Timezone: "UTC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ImportContacts(ctx, store.ImportRequest{Columns: []string{"email"},
+		Rows: []outreach.ContactRow{{Line: 2, Contact: outreach.Contact{Email: email, Addresses: []string{email}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.ContactByAddress(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.CreateThread(ctx, store.NewThread{AccountID: acct, ContactID: c.ID, Subject: "Research",
+		RootMessageID: "root-" + email, InitialSentAt: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{st: st, threadID: id}
+}
+
+func (f fixture) approvedDraft(t *testing.T, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	id, err := f.st.ProposeDraft(ctx, store.NewDraft{ThreadID: f.threadID, To: "prof@example.edu",
+		Subject: "Re: Research", Body: "Following up.", MessageID: fmt.Sprintf("d%d-%d@outreach.test", f.threadID, n)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.ApproveDraft(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Two transactions race to put two different follow-ups of one thread on
+// their way: the partial unique index lets exactly one through, every time.
+func TestOneFollowUpPerThreadUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	ctx := context.Background()
+	for round := 0; round < 30; round++ {
+		f := newThread(t, st, fmt.Sprintf("prof%d@example.edu", round))
+		a, b := f.approvedDraft(t, 1), f.approvedDraft(t, 2)
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, id := range []int64{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if errs[i] = st.BeginSending(ctx, id); errs[i] == nil {
+					errs[i] = st.MarkSent(ctx, id, "250 2.0.0 queued")
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok, conflicts := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case outreach.IsKind(err, outreach.KindConflict):
+				conflicts++
+			default:
+				t.Fatalf("round %d: unexpected error %v", round, err)
+			}
+		}
+		if ok != 1 || conflicts != 1 {
+			t.Fatalf("round %d: %d sent and %d refused, want exactly 1 and 1 (errors %v)", round, ok, conflicts, errs)
+		}
+		var sent int
+		if err := st.DB().Get(&sent, `SELECT count(*) FROM drafts WHERE thread_id = $1 AND state IN ('sending', 'sent')`,
+			f.threadID); err != nil || sent != 1 {
+			t.Fatalf("round %d: %d drafts sending or sent (err %v), want 1", round, sent, err)
+		}
+		if state, err := st.ThreadState(ctx, f.threadID); err != nil || state != outreach.ThreadFollowedUp {
+			t.Fatalf("round %d: thread state %q (err %v), want followed_up", round, state, err)
+		}
+	}
+}
+
+// The same race at the SQL level with a fixed interleaving: the second
+// transaction waits on the first; the first commits and the second is refused;
+// when the first dies instead (rolls back), the second goes through.
+func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
+	t.Parallel()
+	for _, firstCommits := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first_commits=%v", firstCommits), func(t *testing.T) {
+			t.Parallel()
+			st := storetest.New(t, nil)
+			f := newThread(t, st, "race@example.edu")
+			a, b := f.approvedDraft(t, 1), f.approvedDraft(t, 2)
+			const toSending = `UPDATE drafts SET state = 'sending', sending_at = now() WHERE id = $1`
+			tx1 := st.DB().MustBegin()
+			defer tx1.Rollback()
+			if _, err := tx1.Exec(toSending, a); err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			done := make(chan error, 1)
+			tx2 := st.DB().MustBegin()
+			defer tx2.Rollback()
+			if err := tx2.Get(&pid, `SELECT pg_backend_pid()`); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				_, err := tx2.Exec(toSending, b)
+				done <- err
+			}()
+			waitUntil(t, 10*time.Second, func() bool {
+				var waiting bool
+				_ = st.DB().Get(&waiting, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid)
+				return waiting
+			})
+			if firstCommits {
+				if err := tx1.Commit(); err != nil {
+					t.Fatal(err)
+				}
+				err := <-done
+				if store.Constraint(err) != "drafts_one_followup_sent" {
+					t.Fatalf("second transaction: got %v, want a violation of drafts_one_followup_sent", err)
+				}
+				return
+			}
+			if err := tx1.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("second transaction after the first rolled back: %v", err)
+			}
+			if err := tx2.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestDraftApprovalIsBoundToItsVersion(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	ctx := context.Background()
+	f := newThread(t, st, "version@example.edu")
+	id, err := st.ProposeDraft(ctx, store.NewDraft{ThreadID: f.threadID, To: "version@example.edu",
+		Subject: "Re: Research", Body: "v1", MessageID: "v1@outreach.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE drafts SET body = 'v2', version = 2 WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ApproveDraft(ctx, id, 1); !outreach.IsKind(err, outreach.KindConflict) {
+		t.Fatalf("approving version 1 of a draft at version 2: got %v, want a conflict", err)
+	}
+	if err := st.ApproveDraft(ctx, id, 2); err != nil {
+		t.Fatalf("approving the current version: %v", err)
+	}
+}
+
+func TestDatabaseRefusesIllegalStatesAndEdits(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	f := newThread(t, st, "rules@example.edu")
+	draft := f.approvedDraft(t, 1)
+	cases := []struct {
+		name, sql, constraint string
+		arg                   int64
+	}{
+		{"proposed thread skips to closed", `UPDATE threads SET state = 'closed_no_response', closed_at = now() WHERE id = $1`, "threads_legal_transition", f.threadID},
+		{"approved draft jumps to sent", `UPDATE drafts SET state = 'sent', sending_at = now(), sent_at = now() WHERE id = $1`, "drafts_legal_transition", draft},
+		{"sent count goes past one", `UPDATE threads SET followups_sent = 2 WHERE id = $1`, "threads_followups_sent_check", f.threadID},
+		{"paused without a date", `UPDATE threads SET state = 'paused' WHERE id = $1`, "threads_paused_until", f.threadID},
+		{"edit bumps version but keeps approval", `UPDATE drafts SET version = 2 WHERE id = $1`, "drafts_approved_this_version", draft},
+		{"second draft reuses a Message-ID", `INSERT INTO drafts (thread_id, state, to_addr, subject, body, message_id, created_at, updated_at)
+			SELECT thread_id, 'proposed', to_addr, subject, body, message_id, now(), now() FROM drafts WHERE id = $1`, "drafts_message_id_unique", draft},
+		{"events are append-only", `UPDATE events SET rule = 'x' WHERE thread_id = $1`, "events_append_only", f.threadID},
+		{"events cannot be deleted", `DELETE FROM events WHERE thread_id = $1`, "events_append_only", f.threadID},
+	}
+	for _, c := range cases {
+		_, err := st.DB().Exec(c.sql, c.arg)
+		if err == nil {
+			t.Errorf("%s: the database accepted it", c.name)
+			continue
+		}
+		if got := store.Constraint(err); got != c.constraint {
+			t.Errorf("%s: refused by %q (%v), want %q", c.name, got, err, c.constraint)
+		}
+	}
+}
+
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
