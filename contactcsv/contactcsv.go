@@ -118,6 +118,16 @@ func parseHeader(header []string) ([]string, error) {
 	return cols, nil
 }
 
+// ParseFields validates one contact given as column names and values, the
+// way a CSV row is validated (for `outreach contacts add`).
+func ParseFields(cols, values []string) (outreach.ContactRow, error) {
+	row, reason := parseRow(cols, values, 0)
+	if reason != "" {
+		return row, outreach.Errorf(outreach.KindInvalid, "%s", reason)
+	}
+	return row, nil
+}
+
 func parseRow(cols, rec []string, line int) (outreach.ContactRow, string) {
 	row := outreach.ContactRow{Line: line}
 	if len(rec) != len(cols) {

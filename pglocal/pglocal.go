@@ -140,16 +140,47 @@ func serverCredential() (*syscall.Credential, error) {
 }
 
 func prepareDir(dir string, cred *syscall.Credential) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("create cluster directory: %w", err)
 	}
 	if cred == nil {
 		return nil
 	}
+	if err := reachable(filepath.Dir(dir), cred); err != nil {
+		return err
+	}
 	if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 		return fmt.Errorf("hand %s to the postgres user: %w", dir, err)
 	}
 	return nil
+}
+
+// reachable checks that the server's user may enter every directory above
+// the cluster: a cluster under /root, say, cannot work.
+func reachable(dir string, cred *syscall.Credential) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		canEnter := fi.Mode().Perm()&0o001 != 0 || (ok && st.Uid == cred.Uid && fi.Mode().Perm()&0o100 != 0) ||
+			(ok && st.Gid == cred.Gid && fi.Mode().Perm()&0o010 != 0)
+		if !canEnter {
+			return fmt.Errorf("the postgres user cannot enter %s, so it cannot run a cluster under it; "+
+				"choose a directory outside it", d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 func initdb(ctx context.Context, bin, dir string, cred *syscall.Credential) error {
@@ -192,7 +223,7 @@ func (s *Server) spawn(bin string, cred *syscall.Credential, opts Options) error
 // waitReady polls the socket until the server answers a startup message, or
 // the server exits, or ctx ends.
 func (s *Server) waitReady(ctx context.Context) error {
-	sock := filepath.Join(s.dir, ".s.PGSQL.5432")
+	sock := socketPath(s.dir)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {

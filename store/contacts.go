@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,8 @@ type ImportRequest struct {
 	SkipInvalid bool
 	// CreateOnly refuses rows that match an existing contact.
 	CreateOnly bool
+	// DryRun reports what the import would do and writes nothing.
+	DryRun bool
 }
 
 // ImportReport says what an import did.
@@ -65,6 +68,9 @@ func (s *Store) ImportContacts(ctx context.Context, req ImportRequest) (ImportRe
 			rep.Created, rep.Updated = 0, 0
 			return ErrRowsRefused
 		}
+		if req.DryRun {
+			return errDryRun
+		}
 		now := s.Now()
 		if err := insertContacts(ctx, tx, plan.create, now); err != nil {
 			return err
@@ -74,8 +80,14 @@ func (s *Store) ImportContacts(ctx context.Context, req ImportRequest) (ImportRe
 		}
 		return insertAddresses(ctx, tx, append(plan.create, plan.update...), now)
 	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
 	return rep, err
 }
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
 
 func planImport(ctx context.Context, tx *sqlx.Tx, req ImportRequest) (importPlan, error) {
 	var all []string

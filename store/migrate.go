@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -93,4 +94,28 @@ func aheadError(v SchemaVersion) error {
 	return outreach.Errorf(outreach.KindSchema,
 		"the database schema is at version %d, newer than this outreach knows (%d): "+
 			"upgrade outreach to the version that migrated it", v.Current, v.Target)
+}
+
+// CreateDatabase creates database name on the server at adminURL unless it
+// exists, and reports whether it created it.
+func CreateDatabase(ctx context.Context, adminURL, name string) (bool, error) {
+	st, err := Open(ctx, adminURL, Options{MaxOpenConns: 1})
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	var exists bool
+	if err := st.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return false, mapError("look up database "+name, err)
+	}
+	if exists {
+		return false, nil
+	}
+	if _, err := st.db.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)); err != nil {
+		if Constraint(err) != "" || kindOf(err) == outreach.KindConflict {
+			return false, nil // created meanwhile by another outreach
+		}
+		return false, mapError("create database "+name, err)
+	}
+	return true, nil
 }
