@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -106,7 +107,8 @@ func TestOneFollowUpPerThreadUnderConcurrency(t *testing.T) {
 
 // The same race at the SQL level with a fixed interleaving: the second
 // transaction waits on the first; the first commits and the second is refused;
-// when the first dies instead (rolls back), the second goes through.
+// when the first one's process dies instead (its backend is terminated, as
+// when a daemon is killed mid-transaction), the second goes through.
 func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 	t.Parallel()
 	for _, firstCommits := range []bool{true, false} {
@@ -118,6 +120,10 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 			const toSending = `UPDATE drafts SET state = 'sending', sending_at = now() WHERE id = $1`
 			tx1 := st.DB().MustBegin()
 			defer tx1.Rollback()
+			var pid1 int
+			if err := tx1.Get(&pid1, `SELECT pg_backend_pid()`); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := tx1.Exec(toSending, a); err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +153,7 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 				}
 				return
 			}
-			if err := tx1.Rollback(); err != nil {
+			if _, err := st.DB().Exec(`SELECT pg_terminate_backend($1)`, pid1); err != nil {
 				t.Fatal(err)
 			}
 			if err := <-done; err != nil {
@@ -155,6 +161,13 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 			}
 			if err := tx2.Commit(); err != nil {
 				t.Fatal(err)
+			}
+			var states []string
+			if err := st.DB().Select(&states, `SELECT state FROM drafts WHERE id IN ($1, $2) ORDER BY id`, a, b); err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{"approved", "sending"}; !slices.Equal(states, want) {
+				t.Fatalf("after the crash: states %v, want %v", states, want)
 			}
 		})
 	}
