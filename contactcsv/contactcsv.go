@@ -50,7 +50,7 @@ func Parse(r io.Reader) (*File, error) {
 		return nil, err
 	}
 	f := &File{Columns: cols}
-	seen := map[string]int{} // address -> line
+	p := newParser()
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -66,9 +66,9 @@ func Parse(r io.Reader) (*File, error) {
 		if len(f.Rows)+len(f.Errors) >= MaxRows {
 			return nil, outreach.Errorf(outreach.KindInvalid, "more than %d rows: split the file", MaxRows)
 		}
-		row, reason := parseRow(cols, rec, line)
+		row, reason := p.parseRow(cols, rec, line)
 		if reason == "" {
-			reason = claimAddresses(seen, row)
+			reason = p.claimAddresses(row)
 		}
 		if reason != "" {
 			f.Errors = append(f.Errors, outreach.RowError{Line: line, Reason: reason})
@@ -121,14 +121,33 @@ func parseHeader(header []string) ([]string, error) {
 // ParseFields validates one contact given as column names and values, the
 // way a CSV row is validated (for `outreach contacts add`).
 func ParseFields(cols, values []string) (outreach.ContactRow, error) {
-	row, reason := parseRow(cols, values, 0)
+	row, reason := newParser().parseRow(cols, values, 0)
 	if reason != "" {
 		return row, outreach.Errorf(outreach.KindInvalid, "%s", reason)
 	}
 	return row, nil
 }
 
-func parseRow(cols, rec []string, line int) (outreach.ContactRow, string) {
+// parser carries what one file's rows share: the addresses seen so far and
+// the time zones already checked (loading a zone reads the disk).
+type parser struct {
+	seen  map[string]int // address -> the line that has it
+	zones map[string]bool
+}
+
+func newParser() *parser { return &parser{seen: map[string]int{}, zones: map[string]bool{}} }
+
+func (p *parser) validZone(tz string) bool {
+	ok, known := p.zones[tz]
+	if !known {
+		_, err := time.LoadLocation(tz)
+		ok = err == nil && tz != "Local"
+		p.zones[tz] = ok
+	}
+	return ok
+}
+
+func (p *parser) parseRow(cols, rec []string, line int) (outreach.ContactRow, string) {
 	row := outreach.ContactRow{Line: line}
 	if len(rec) != len(cols) {
 		return row, fmt.Sprintf("%d fields, the header has %d", len(rec), len(cols))
@@ -139,7 +158,7 @@ func parseRow(cols, rec []string, line int) (outreach.ContactRow, string) {
 			return row, fmt.Sprintf("column %s is not valid UTF-8 (save the file as UTF-8)", cols[i])
 		}
 		v = strings.TrimSpace(v)
-		if reason := setField(c, cols[i], v); reason != "" {
+		if reason := p.setField(c, cols[i], v); reason != "" {
 			return row, reason
 		}
 	}
@@ -151,7 +170,7 @@ func parseRow(cols, rec []string, line int) (outreach.ContactRow, string) {
 	return row, ""
 }
 
-func setField(c *outreach.Contact, col, v string) string {
+func (p *parser) setField(c *outreach.Contact, col, v string) string {
 	var err error
 	switch col {
 	case "email":
@@ -161,10 +180,8 @@ func setField(c *outreach.Contact, col, v string) string {
 	case "addresses":
 		c.Addresses, err = parseAddressList(v)
 	case "timezone":
-		if v != "" {
-			if _, lerr := time.LoadLocation(v); lerr != nil || v == "Local" {
-				return fmt.Sprintf("timezone %q is not an IANA time zone such as America/Chicago", v)
-			}
+		if v != "" && !p.validZone(v) {
+			return fmt.Sprintf("timezone %q is not an IANA time zone such as America/Chicago", v)
 		}
 		c.Timezone = v
 	case "first_name":
@@ -221,15 +238,15 @@ func parseAddressList(v string) ([]string, error) {
 
 // claimAddresses refuses a row that repeats an address of an earlier row:
 // one address, one person.
-func claimAddresses(seen map[string]int, row outreach.ContactRow) string {
+func (p *parser) claimAddresses(row outreach.ContactRow) string {
 	addrs := row.Contact.Addresses // distinct: parseRow made them so
 	for _, a := range addrs {
-		if first, ok := seen[a]; ok {
+		if first, ok := p.seen[a]; ok {
 			return fmt.Sprintf("address %s is already on line %d", a, first)
 		}
 	}
 	for _, a := range addrs {
-		seen[a] = row.Line
+		p.seen[a] = row.Line
 	}
 	return ""
 }
