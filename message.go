@@ -73,4 +73,8 @@ type Message struct {
 	ThreadID     int64       // 0 when not attached to a thread
 	ContactID    int64       // 0 when not from or to a contact
 	ParseError   string      // why the message could not be parsed; the raw headers are still kept
+	Flags        []string
+	Header       []byte // the raw header block as fetched
+	Raw          []byte // the skeleton: full header and the parts that matter; nil when not fetched
+	Expunged     bool
 }

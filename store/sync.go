@@ -1,0 +1,363 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	outreach "github.com/outreach/outreach"
+)
+
+// Cursor is the sync state of one mailbox (RFC 3501 UIDVALIDITY and UIDNEXT,
+// RFC 7162 HIGHESTMODSEQ), stored in the same transaction as the messages it
+// accounts for.
+type Cursor struct {
+	UIDValidity   uint32 `json:"uidvalidity"`
+	UIDNext       uint32 `json:"uidnext"`
+	HighestUID    uint32 `json:"highest_uid"`
+	HighestModSeq uint64 `json:"highestmodseq"`
+	Messages      uint32 `json:"messages"` // rows held for this UIDVALIDITY, not expunged
+}
+
+// Mailbox is a synced mailbox: its cursor and health.
+type Mailbox struct {
+	ID         int64      `json:"id"`
+	AccountID  int64      `json:"account_id"`
+	Name       string     `json:"name"`
+	Role       string     `json:"role"`
+	Cursor     Cursor     `json:"cursor"`
+	State      string     `json:"state"`
+	LastError  string     `json:"last_error,omitempty"`
+	LastPassAt *time.Time `json:"last_pass_at"`
+}
+
+type mailboxRow struct {
+	ID            int64       `db:"id"`
+	AccountID     int64       `db:"account_id"`
+	Name          string      `db:"name"`
+	Role          string      `db:"role"`
+	UIDValidity   int64       `db:"uidvalidity"`
+	UIDNext       int64       `db:"uidnext"`
+	HighestUID    int64       `db:"highest_uid"`
+	HighestModSeq int64       `db:"highestmodseq"`
+	MessageCount  int64       `db:"message_count"`
+	State         string      `db:"state"`
+	LastError     string      `db:"last_error"`
+	LastPassAt    pq.NullTime `db:"last_pass_at"`
+}
+
+const mailboxColumns = `id, account_id, name, role, uidvalidity, uidnext, highest_uid, highestmodseq,
+	message_count, state, last_error, last_pass_at`
+
+func (r mailboxRow) mailbox() Mailbox {
+	m := Mailbox{ID: r.ID, AccountID: r.AccountID, Name: r.Name, Role: r.Role, State: r.State,
+		LastError: r.LastError, Cursor: Cursor{UIDValidity: uint32(r.UIDValidity), UIDNext: uint32(r.UIDNext),
+			HighestUID: uint32(r.HighestUID), HighestModSeq: uint64(r.HighestModSeq), Messages: uint32(r.MessageCount)}}
+	if r.LastPassAt.Valid {
+		t := r.LastPassAt.Time.UTC()
+		m.LastPassAt = &t
+	}
+	return m
+}
+
+// EnsureMailbox returns the mailbox row for (account, name), creating it.
+// A role (inbox, sent) belongs to one mailbox: if the server now names
+// another Sent folder, the old one keeps its rows as an extra mailbox.
+func (s *Store) EnsureMailbox(ctx context.Context, accountID int64, name, role string) (Mailbox, error) {
+	var r mailboxRow
+	err := s.inTx(ctx, "save mailbox "+name, func(tx *sqlx.Tx) error {
+		now := s.Now()
+		if role != "extra" {
+			if _, err := tx.ExecContext(ctx, `UPDATE mailboxes SET role = 'extra', updated_at = $4
+				WHERE account_id = $1 AND role = $2 AND name <> $3`, accountID, role, name, now); err != nil {
+				return err
+			}
+		}
+		return tx.GetContext(ctx, &r, `
+			INSERT INTO mailboxes (account_id, name, role, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4)
+			ON CONFLICT (account_id, name) DO UPDATE SET role = excluded.role,
+			       updated_at = CASE WHEN mailboxes.role = excluded.role THEN mailboxes.updated_at ELSE excluded.updated_at END
+			RETURNING `+mailboxColumns, accountID, name, role, now)
+	})
+	return r.mailbox(), err
+}
+
+// Mailboxes lists an account's mailboxes (every account's when accountID is 0).
+func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
+	var rows []mailboxRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+mailboxColumns+` FROM mailboxes
+		WHERE $1 = 0 OR account_id = $1 ORDER BY account_id, role <> 'inbox', role <> 'sent', name`, accountID); err != nil {
+		return nil, mapError("list mailboxes", err)
+	}
+	out := make([]Mailbox, len(rows))
+	for i, r := range rows {
+		out[i] = r.mailbox()
+	}
+	return out, nil
+}
+
+// SyncBatch is one step of a sync pass: messages and the cursor that
+// accounts for them, stored in one transaction.
+type SyncBatch struct {
+	MailboxID int64
+	Reset     bool // a rescan after a UIDVALIDITY change: match what we hold by Message-ID
+	Messages  []outreach.Message
+	// Present, on a final batch, lists every UID the server holds now, as
+	// inclusive ranges; rows of this mailbox outside it are marked expunged.
+	Present [][2]uint32
+	Cursor  Cursor
+	Final   bool // the pass is complete: UIDNEXT, HIGHESTMODSEQ and the state are stored too
+}
+
+// SyncResult says what storing a batch did.
+type SyncResult struct {
+	Inserted []int64 // ids of the rows created (or moved to the new UIDVALIDITY), for classification
+	Expunged int
+}
+
+// SaveSyncBatch stores a batch and its cursor in one transaction, so that a
+// crash resumes exactly after the last batch stored: no duplicate, no gap.
+// Storing a batch twice is a no-op (unique mailbox, UIDVALIDITY, UID).
+func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, error) {
+	var res SyncResult
+	err := s.inTx(ctx, "store synced messages", func(tx *sqlx.Tx) error {
+		now := s.Now()
+		var held int64
+		// The row lock makes two syncers of one mailbox take turns.
+		if err := tx.GetContext(ctx, &held, `SELECT message_count FROM mailboxes WHERE id = $1 FOR UPDATE`, b.MailboxID); err != nil {
+			return err
+		}
+		var err error
+		if b.Reset {
+			if res.Inserted, err = rekeyMessages(ctx, tx, b); err != nil {
+				return err
+			}
+		}
+		ids, err := insertMessages(ctx, tx, b, now)
+		if err != nil {
+			return err
+		}
+		res.Inserted = append(res.Inserted, ids...)
+		if b.Final && (b.Reset || b.Present != nil) {
+			if res.Expunged, err = markExpunged(ctx, tx, b, now); err != nil {
+				return err
+			}
+		}
+		if b.Reset || res.Expunged > 0 {
+			err = tx.GetContext(ctx, &held, `SELECT count(*) FROM messages
+				WHERE mailbox_id = $1 AND uidvalidity = $2 AND expunged_at IS NULL`, b.MailboxID, int64(b.Cursor.UIDValidity))
+		} else {
+			held += int64(len(ids))
+		}
+		if err != nil {
+			return err
+		}
+		return saveCursor(ctx, tx, b, held, now)
+	})
+	return res, err
+}
+
+// syncedMessage is the JSON shape of one message handed to SQL in bulk.
+type syncedMessage struct {
+	UID          uint32     `json:"uid"`
+	Key          string     `json:"message_key"`
+	MessageID    string     `json:"message_id"`
+	InReplyTo    []string   `json:"in_reply_to"`
+	Refs         []string   `json:"refs"`
+	FromAddr     string     `json:"from_addr"`
+	FromName     string     `json:"from_name"`
+	To           []string   `json:"to_addrs"`
+	Cc           []string   `json:"cc_addrs"`
+	Subject      string     `json:"subject"`
+	SentDate     *time.Time `json:"sent_date"`
+	InternalDate *time.Time `json:"internal_date"`
+	Size         int64      `json:"size"`
+	Flags        []string   `json:"flags"`
+	Direction    string     `json:"direction"`
+	Header       string     `json:"raw_headers"` // base64
+	Raw          *string    `json:"raw"`         // base64, nil when not fetched
+	ParseError   string     `json:"parse_error"`
+}
+
+// MessageKey identifies a message across a UIDVALIDITY change: its
+// Message-ID, or lacking one, its date, sender, subject and size.
+func MessageKey(m outreach.Message) string {
+	if m.MessageID != "" {
+		return "id:" + m.MessageID
+	}
+	return fmt.Sprintf("h:%d|%s|%s|%d", m.Date.Unix(), strings.ToLower(m.From), m.Subject, m.Size)
+}
+
+// clean makes header text storable: PostgreSQL text is valid UTF-8 without NUL.
+func clean(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+func cleanAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = clean(s)
+	}
+	return out
+}
+
+func toSynced(m outreach.Message) syncedMessage {
+	sm := syncedMessage{UID: m.UID, Key: clean(MessageKey(m)), MessageID: clean(m.MessageID),
+		InReplyTo: cleanAll(m.InReplyTo), Refs: cleanAll(m.References), FromAddr: clean(m.From),
+		FromName: clean(m.FromName), To: cleanAll(m.To), Cc: cleanAll(m.Cc), Subject: clean(m.Subject),
+		Size: m.Size, Flags: cleanAll(m.Flags), Direction: string(m.Direction),
+		Header: base64.StdEncoding.EncodeToString(m.Header), ParseError: clean(m.ParseError)}
+	if sm.Direction == "" {
+		sm.Direction = string(outreach.Inbound)
+	}
+	if !m.Date.IsZero() {
+		sm.SentDate = &m.Date
+	}
+	if !m.InternalDate.IsZero() {
+		sm.InternalDate = &m.InternalDate
+	}
+	if m.Raw != nil {
+		raw := base64.StdEncoding.EncodeToString(m.Raw)
+		sm.Raw = &raw
+	}
+	return sm
+}
+
+func messagesJSON(msgs []outreach.Message) (string, error) {
+	out := make([]syncedMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = toSynced(m)
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// insertMessages adds the batch's messages; those already held are skipped.
+func insertMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch, now time.Time) ([]int64, error) {
+	if len(b.Messages) == 0 {
+		return nil, nil
+	}
+	doc, err := messagesJSON(b.Messages)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	err = tx.SelectContext(ctx, &ids, `
+		INSERT INTO messages (mailbox_id, uidvalidity, uid, message_key, message_id, in_reply_to, refs,
+		       from_addr, from_name, to_addrs, cc_addrs, subject, sent_date, internal_date, size, flags,
+		       direction, raw_headers, raw, parse_error, created_at)
+		SELECT $1, $2, r.uid, r.message_key, r.message_id, r.in_reply_to, r.refs, r.from_addr, r.from_name,
+		       r.to_addrs, r.cc_addrs, r.subject, r.sent_date, r.internal_date, r.size, r.flags, r.direction,
+		       decode(r.raw_headers, 'base64'), decode(r.raw, 'base64'), r.parse_error, $4
+		FROM jsonb_to_recordset($3::jsonb) AS r(uid bigint, message_key text, message_id text,
+		       in_reply_to text[], refs text[], from_addr text, from_name text, to_addrs text[],
+		       cc_addrs text[], subject text, sent_date timestamptz, internal_date timestamptz, size bigint,
+		       flags text[], direction text, raw_headers text, raw text, parse_error text)
+		ON CONFLICT (mailbox_id, uidvalidity, uid) DO NOTHING
+		RETURNING id`, b.MailboxID, int64(b.Cursor.UIDValidity), doc, now)
+	if err != nil {
+		return nil, fmt.Errorf("insert messages: %w", err)
+	}
+	return ids, nil
+}
+
+// rekeyMessages moves rows we hold from an old UIDVALIDITY to the new UIDs
+// of the same messages (matched by MessageKey), so a rescan duplicates nothing.
+func rekeyMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch) ([]int64, error) {
+	keys := make([]string, len(b.Messages))
+	uids := make([]int64, len(b.Messages))
+	for i, m := range b.Messages {
+		keys[i], uids[i] = MessageKey(m), int64(m.UID)
+	}
+	var ids []int64
+	err := tx.SelectContext(ctx, &ids, `
+		WITH incoming AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS u(key, uid)),
+		matched AS (
+			SELECT DISTINCT ON (i.key) m.id, i.uid FROM incoming i
+			JOIN messages m ON m.mailbox_id = $1 AND m.message_key = i.key AND m.uidvalidity <> $2
+			ORDER BY i.key, m.id)
+		UPDATE messages m SET uidvalidity = $2, uid = matched.uid, expunged_at = NULL
+		FROM matched WHERE m.id = matched.id
+		RETURNING m.id`, b.MailboxID, int64(b.Cursor.UIDValidity), pq.Array(keys), pq.Array(uids))
+	if err != nil {
+		return nil, fmt.Errorf("match rescanned messages: %w", err)
+	}
+	return ids, nil
+}
+
+// markExpunged marks rows the server no longer has. Rows keep their history.
+func markExpunged(ctx context.Context, tx *sqlx.Tx, b SyncBatch, now time.Time) (int, error) {
+	starts, ends := make([]int64, len(b.Present)), make([]int64, len(b.Present))
+	for i, r := range b.Present {
+		starts[i], ends[i] = int64(r[0]), int64(r[1])
+	}
+	res, err := tx.ExecContext(ctx, `
+		UPDATE messages m SET expunged_at = $5
+		WHERE m.mailbox_id = $1 AND m.expunged_at IS NULL
+		  AND (m.uidvalidity <> $2 OR ($3::bigint[] IS NOT NULL AND NOT EXISTS (
+		        SELECT 1 FROM unnest($3::bigint[], $4::bigint[]) AS r(s, e) WHERE m.uid BETWEEN r.s AND r.e)))`,
+		b.MailboxID, int64(b.Cursor.UIDValidity), nullArray(starts, b.Present != nil), nullArray(ends, b.Present != nil), now)
+	if err != nil {
+		return 0, fmt.Errorf("mark expunged messages: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+func nullArray(a []int64, valid bool) any {
+	if !valid {
+		return nil
+	}
+	return pq.Array(a)
+}
+
+func saveCursor(ctx context.Context, tx *sqlx.Tx, b SyncBatch, held int64, now time.Time) error {
+	c := b.Cursor
+	q := `UPDATE mailboxes SET uidvalidity = $2, highest_uid = $3, message_count = $4, updated_at = $5`
+	args := []any{b.MailboxID, int64(c.UIDValidity), int64(c.HighestUID), held, now}
+	if b.Final {
+		q += `, uidnext = $6, highestmodseq = $7, state = 'ok', last_error = '', last_pass_at = $5`
+		args = append(args, int64(c.UIDNext), int64(c.HighestModSeq))
+	}
+	_, err := tx.ExecContext(ctx, q+` WHERE id = $1`, args...)
+	if err != nil {
+		return fmt.Errorf("save cursor: %w", err)
+	}
+	return nil
+}
+
+// MarkMailboxError records why a mailbox's last pass failed.
+func (s *Store) MarkMailboxError(ctx context.Context, mailboxID int64, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE mailboxes SET state = 'degraded', last_error = $2,
+		last_error_at = $3, updated_at = $3 WHERE id = $1`, mailboxID, nonEmpty(reason), s.Now())
+	return mapError("mark mailbox degraded", err)
+}
+
+// SetAccountHealth marks an account degraded with a reason, or ok when
+// reason is empty.
+func (s *Store) SetAccountHealth(ctx context.Context, accountID int64, reason string) error {
+	now := s.Now()
+	var err error
+	if reason == "" {
+		_, err = s.db.ExecContext(ctx, `UPDATE accounts SET state = 'ok', last_error = '', updated_at = $2
+			WHERE id = $1 AND state <> 'ok'`, accountID, now)
+	} else {
+		_, err = s.db.ExecContext(ctx, `UPDATE accounts SET state = 'degraded', last_error = $2,
+			last_error_at = $3, updated_at = $3 WHERE id = $1`, accountID, reason, now)
+	}
+	return mapError("set account health", err)
+}
+
+func nonEmpty(s string) string {
+	if s == "" {
+		return "unknown error"
+	}
+	return s
+}
