@@ -109,7 +109,8 @@ PostgreSQL of its own (see "outreach db --help").`,
 	}
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "", "configuration file (TOML)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.dbCommand())
+	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.classifyCommand(),
+		a.dbCommand())
 	markUsageErrors(root)
 	return root
 }
