@@ -76,5 +76,8 @@ type Message struct {
 	Flags        []string
 	Header       []byte // the raw header block as fetched
 	Raw          []byte // the skeleton: full header and the parts that matter; nil when not fetched
+	// Classification is the classifier's result as JSON, stored with Kind;
+	// nil when the message was not classified.
+	Classification []byte
 	Expunged     bool
 }

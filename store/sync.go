@@ -166,24 +166,26 @@ func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, err
 
 // syncedMessage is the JSON shape of one message handed to SQL in bulk.
 type syncedMessage struct {
-	UID          uint32     `json:"uid"`
-	Key          string     `json:"message_key"`
-	MessageID    string     `json:"message_id"`
-	InReplyTo    []string   `json:"in_reply_to"`
-	Refs         []string   `json:"refs"`
-	FromAddr     string     `json:"from_addr"`
-	FromName     string     `json:"from_name"`
-	To           []string   `json:"to_addrs"`
-	Cc           []string   `json:"cc_addrs"`
-	Subject      string     `json:"subject"`
-	SentDate     *time.Time `json:"sent_date"`
-	InternalDate *time.Time `json:"internal_date"`
-	Size         int64      `json:"size"`
-	Flags        []string   `json:"flags"`
-	Direction    string     `json:"direction"`
-	Header       string     `json:"raw_headers"` // base64
-	Raw          *string    `json:"raw"`         // base64, nil when not fetched
-	ParseError   string     `json:"parse_error"`
+	UID          uint32          `json:"uid"`
+	Key          string          `json:"message_key"`
+	MessageID    string          `json:"message_id"`
+	InReplyTo    []string        `json:"in_reply_to"`
+	Refs         []string        `json:"refs"`
+	FromAddr     string          `json:"from_addr"`
+	FromName     string          `json:"from_name"`
+	To           []string        `json:"to_addrs"`
+	Cc           []string        `json:"cc_addrs"`
+	Subject      string          `json:"subject"`
+	SentDate     *time.Time      `json:"sent_date"`
+	InternalDate *time.Time      `json:"internal_date"`
+	Size         int64           `json:"size"`
+	Flags        []string        `json:"flags"`
+	Direction    string          `json:"direction"`
+	Header       string          `json:"raw_headers"` // base64
+	Raw          *string         `json:"raw"`         // base64, nil when not fetched
+	ParseError   string          `json:"parse_error"`
+	Kind         *string         `json:"kind"`
+	Detail       json.RawMessage `json:"classification"`
 }
 
 // MessageKey identifies a message across a UIDVALIDITY change: its
@@ -227,6 +229,10 @@ func toSynced(m outreach.Message) syncedMessage {
 		raw := base64.StdEncoding.EncodeToString(m.Raw)
 		sm.Raw = &raw
 	}
+	if m.Kind != "" && m.Classification != nil {
+		kind := string(m.Kind)
+		sm.Kind, sm.Detail = &kind, json.RawMessage(m.Classification)
+	}
 	return sm
 }
 
@@ -252,14 +258,16 @@ func insertMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch, now time.Time
 	err = tx.SelectContext(ctx, &ids, `
 		INSERT INTO messages (mailbox_id, uidvalidity, uid, message_key, message_id, in_reply_to, refs,
 		       from_addr, from_name, to_addrs, cc_addrs, subject, sent_date, internal_date, size, flags,
-		       direction, raw_headers, raw, parse_error, created_at)
+		       direction, raw_headers, raw, parse_error, kind, classification, created_at)
 		SELECT $1, $2, r.uid, r.message_key, r.message_id, r.in_reply_to, r.refs, r.from_addr, r.from_name,
 		       r.to_addrs, r.cc_addrs, r.subject, r.sent_date, r.internal_date, r.size, r.flags, r.direction,
-		       decode(r.raw_headers, 'base64'), decode(r.raw, 'base64'), r.parse_error, $4
+		       decode(r.raw_headers, 'base64'), decode(r.raw, 'base64'), r.parse_error, r.kind,
+		       r.classification, $4
 		FROM jsonb_to_recordset($3::jsonb) AS r(uid bigint, message_key text, message_id text,
 		       in_reply_to text[], refs text[], from_addr text, from_name text, to_addrs text[],
 		       cc_addrs text[], subject text, sent_date timestamptz, internal_date timestamptz, size bigint,
-		       flags text[], direction text, raw_headers text, raw text, parse_error text)
+		       flags text[], direction text, raw_headers text, raw text, parse_error text, kind text,
+		       classification jsonb)
 		ON CONFLICT (mailbox_id, uidvalidity, uid) DO NOTHING
 		RETURNING id`, b.MailboxID, int64(b.Cursor.UIDValidity), doc, now)
 	if err != nil {
@@ -360,4 +368,37 @@ func nonEmpty(s string) string {
 		return "unknown error"
 	}
 	return s
+}
+
+// KnownAddresses returns which of addrs belong to a contact (lower-cased).
+func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]bool, error) {
+	var found []string
+	err := s.db.SelectContext(ctx, &found, `SELECT lower(address) FROM contact_addresses
+		WHERE lower(address) = ANY($1::text[])`, pq.Array(lowerAll(addrs)))
+	return toSet(found), mapError("look up contact addresses", err)
+}
+
+// KnownMessageIDs returns which of ids are messages we hold or drafts we wrote.
+func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+	var found []string
+	err := s.db.SelectContext(ctx, &found, `
+		SELECT message_id FROM messages WHERE message_id = ANY($1::text[])
+		UNION SELECT message_id FROM drafts WHERE message_id = ANY($1::text[])`, pq.Array(cleanAll(ids)))
+	return toSet(found), mapError("look up Message-IDs", err)
+}
+
+func lowerAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strings.ToLower(clean(s))
+	}
+	return out
+}
+
+func toSet(list []string) map[string]bool {
+	m := make(map[string]bool, len(list))
+	for _, s := range list {
+		m[s] = true
+	}
+	return m
 }
