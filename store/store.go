@@ -169,6 +169,9 @@ func appendEvent(ctx context.Context, tx *sqlx.Tx, e Event) error {
 	return nil
 }
 
+// errNoRows reports that a look-up found nothing (mapped to KindNotFound).
+var errNoRows = sql.ErrNoRows
+
 func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 func nonNil(s []string) []string {

@@ -63,6 +63,8 @@ type Server struct {
 	PasswordEnv   string `toml:"password_env,omitempty" json:"password_env,omitempty"`
 	PasswordFile  string `toml:"password_file,omitempty" json:"password_file,omitempty"`
 	PasswordCmd   string `toml:"password_cmd,omitempty" json:"password_cmd,omitempty"`
+	// ExtraFolders are more IMAP folders to sync besides INBOX and Sent.
+	ExtraFolders []string `toml:"extra_folders,omitempty" json:"extra_folders,omitempty"`
 }
 
 type sourcedString struct{ value, source string }
@@ -157,7 +159,7 @@ func keyPrefix(k toml.Key) string {
 var knownKeys = []string{"database_url", "profile", "policy", "accounts", "name", "position",
 	"institution", "country", "signature", "email", "display_name", "timezone", "imap", "smtp",
 	"host", "port", "security", "allow_insecure", "username", "password", "password_env",
-	"password_file", "password_cmd"}
+	"password_file", "password_cmd", "extra_folders"}
 
 // suggestKey proposes the known key closest to a misspelt one.
 func suggestKey(k toml.Key) string {
@@ -246,6 +248,9 @@ func (c *Config) validateAccount(p string, a *Account, names map[string]bool) []
 	}
 	errs = append(errs, c.validateServer(p+".imap", &a.IMAP, a.Email, 993, 143)...)
 	errs = append(errs, c.validateServer(p+".smtp", &a.SMTP, a.Email, 465, 587)...)
+	if len(a.SMTP.ExtraFolders) > 0 {
+		errs = append(errs, c.configError(p+".smtp.extra_folders", "folders belong under [accounts.imap]"))
+	}
 	return errs
 }
 
