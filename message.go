@@ -79,5 +79,5 @@ type Message struct {
 	// Classification is the classifier's result as JSON, stored with Kind;
 	// nil when the message was not classified.
 	Classification []byte
-	Expunged     bool
+	Expunged       bool
 }

@@ -108,12 +108,23 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, erro
 type SyncBatch struct {
 	MailboxID int64
 	Reset     bool // a rescan after a UIDVALIDITY change: match what we hold by Message-ID
-	Messages  []outreach.Message
+	// UIDValidity is the one the UIDs of Messages belong to; 0 means
+	// Cursor.UIDValidity. They differ during a rescan, whose intermediate
+	// cursors keep the old value so that a crash restarts the rescan.
+	UIDValidity uint32
+	Messages    []outreach.Message
 	// Present, on a final batch, lists every UID the server holds now, as
 	// inclusive ranges; rows of this mailbox outside it are marked expunged.
 	Present [][2]uint32
 	Cursor  Cursor
 	Final   bool // the pass is complete: UIDNEXT, HIGHESTMODSEQ and the state are stored too
+}
+
+func (b SyncBatch) messageUIDValidity() uint32 {
+	if b.UIDValidity != 0 {
+		return b.UIDValidity
+	}
+	return b.Cursor.UIDValidity
 }
 
 // SyncResult says what storing a batch did.
@@ -269,7 +280,7 @@ func insertMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch, now time.Time
 		       flags text[], direction text, raw_headers text, raw text, parse_error text, kind text,
 		       classification jsonb)
 		ON CONFLICT (mailbox_id, uidvalidity, uid) DO NOTHING
-		RETURNING id`, b.MailboxID, int64(b.Cursor.UIDValidity), doc, now)
+		RETURNING id`, b.MailboxID, int64(b.messageUIDValidity()), doc, now)
 	if err != nil {
 		return nil, fmt.Errorf("insert messages: %w", err)
 	}
@@ -293,7 +304,7 @@ func rekeyMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch) ([]int64, erro
 			ORDER BY i.key, m.id)
 		UPDATE messages m SET uidvalidity = $2, uid = matched.uid, expunged_at = NULL
 		FROM matched WHERE m.id = matched.id
-		RETURNING m.id`, b.MailboxID, int64(b.Cursor.UIDValidity), pq.Array(keys), pq.Array(uids))
+		RETURNING m.id`, b.MailboxID, int64(b.messageUIDValidity()), pq.Array(keys), pq.Array(uids))
 	if err != nil {
 		return nil, fmt.Errorf("match rescanned messages: %w", err)
 	}

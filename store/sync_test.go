@@ -139,3 +139,54 @@ func TestSyncKeepsUnparsableMessages(t *testing.T) {
 		t.Fatalf("stored %q / %q", header, perr)
 	}
 }
+
+// A rescan in several batches: intermediate cursors keep the old
+// UIDVALIDITY (a crash restarts the rescan), while the rows move to the
+// server's new one as each batch is stored. Storing a batch again after a
+// crash duplicates nothing.
+func TestSyncRescanAcrossBatches(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	ctx := context.Background()
+	mb := newMailbox(t, st)
+	if _, err := st.SaveSyncBatch(ctx, store.SyncBatch{MailboxID: mb.ID, Messages: syncMsgs(1, 4, "m"), Final: true,
+		Cursor: store.Cursor{UIDValidity: 7, HighestUID: 4, UIDNext: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	renumbered := syncMsgs(1, 4, "m")
+	for i := range renumbered {
+		renumbered[i].UID += 10
+	}
+	first := store.SyncBatch{MailboxID: mb.ID, Reset: true, UIDValidity: 8, Messages: renumbered[:2],
+		Cursor: store.Cursor{UIDValidity: 7, HighestUID: 12}}
+	for range 2 { // the second time stands for a crash and a restarted rescan
+		if _, err := st.SaveSyncBatch(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countRows(t, st, mb.ID, "uidvalidity = 8 AND uid IN (11, 12)"); n != 2 {
+		t.Fatalf("%d rows moved by the first batch, want 2", n)
+	}
+	if _, err := st.SaveSyncBatch(ctx, store.SyncBatch{MailboxID: mb.ID, Reset: true, UIDValidity: 8, Final: true,
+		Messages: renumbered[2:], Cursor: store.Cursor{UIDValidity: 8, HighestUID: 14, UIDNext: 15}}); err != nil {
+		t.Fatal(err)
+	}
+	if total, moved := countRows(t, st, mb.ID, "true"), countRows(t, st, mb.ID, "uidvalidity = 8 AND expunged_at IS NULL"); total != 4 || moved != 4 {
+		t.Fatalf("%d rows, %d under the new UIDVALIDITY; want 4 and 4", total, moved)
+	}
+}
+
+// A mailbox can fail before its first pass: it is degraded with the reason.
+func TestMarkMailboxErrorBeforeFirstPass(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	ctx := context.Background()
+	mb := newMailbox(t, st)
+	if err := st.MarkMailboxError(ctx, mb.ID, "SELECT INBOX: NO [SERVERBUG]"); err != nil {
+		t.Fatal(err)
+	}
+	mbs, err := st.Mailboxes(ctx, mb.AccountID)
+	if err != nil || mbs[0].State != "degraded" || mbs[0].LastError != "SELECT INBOX: NO [SERVERBUG]" {
+		t.Fatalf("mailbox after the error: %+v %v", mbs, err)
+	}
+}

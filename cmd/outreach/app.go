@@ -110,7 +110,7 @@ PostgreSQL of its own (see "outreach db --help").`,
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "", "configuration file (TOML)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.classifyCommand(),
-		a.statusCommand(), a.explainCommand(),
+		a.syncCommand(), a.statusCommand(), a.explainCommand(),
 		a.dbCommand())
 	markUsageErrors(root)
 	return root

@@ -19,10 +19,10 @@ import (
 // Config is the parsed configuration file. Key names are a contract with
 // users' scripts: see the README's configuration reference.
 type Config struct {
-	DatabaseURL string    `toml:"database_url,omitempty" json:"database_url,omitempty"`
-	Profile     Profile   `toml:"profile" json:"profile"`
-	Policy      Policy    `toml:"policy" json:"policy"`
-	Accounts    []Account `toml:"accounts,omitempty" json:"accounts,omitempty"`
+	DatabaseURL string          `toml:"database_url,omitempty" json:"database_url,omitempty"`
+	Profile     Profile         `toml:"profile" json:"profile"`
+	Policy      outreach.Policy `toml:"policy" json:"policy"`
+	Accounts    []Account       `toml:"accounts,omitempty" json:"accounts,omitempty"`
 
 	path  string        // where it was read from; "" when no file was found
 	lines keyLines      // key path -> line, for error messages
@@ -37,10 +37,6 @@ type Profile struct {
 	Country     string `toml:"country,omitempty" json:"country,omitempty"`
 	Signature   string `toml:"signature,omitempty" json:"signature,omitempty"`
 }
-
-// Policy is the follow-up policy. Its keys arrive with the policy issue;
-// until then any key under [policy] is an error.
-type Policy struct{}
 
 // Account is one of the applicant's mailboxes.
 type Account struct {
@@ -106,7 +102,7 @@ func findConfig(flag string, getenv func(string) string) (string, error) {
 // loadConfig reads and validates the configuration. No file is a valid,
 // empty configuration: the database URL may still come from the environment.
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
-	c := &Config{path: path}
+	c := &Config{path: path, Policy: outreach.DefaultPolicy()}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -160,6 +156,8 @@ var knownKeys = []string{"database_url", "profile", "policy", "accounts", "name"
 	"institution", "country", "signature", "email", "display_name", "timezone", "imap", "smtp",
 	"host", "port", "security", "allow_insecure", "username", "password", "password_env",
 	"password_file", "password_cmd", "extra_folders"}
+
+func init() { knownKeys = append(knownKeys, outreach.PolicyKeys()...) }
 
 // suggestKey proposes the known key closest to a misspelt one.
 func suggestKey(k toml.Key) string {
@@ -220,6 +218,9 @@ func (c *Config) validate() error {
 		a := &c.Accounts[i]
 		p := fmt.Sprintf("accounts[%d]", i)
 		errs = append(errs, c.validateAccount(p, a, names)...)
+	}
+	for _, pr := range c.Policy.Problems() {
+		errs = append(errs, c.configError("policy."+pr.Key, "%s", pr.Problem))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return outreach.Errorf(outreach.KindInvalid, "%w", err)

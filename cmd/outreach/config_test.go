@@ -136,8 +136,10 @@ func TestConfigErrorsNameKeyAndLine(t *testing.T) {
 	}{
 		{"typo in a key", `display_name = "Amaka Obi"`, `dispaly_name = "Amaka Obi"`,
 			[]string{"outreach.toml:11:", `unknown key "accounts.dispaly_name"`, `did you mean "display_name"`}},
-		{"unknown policy key", "[profile]", "[policy]\nfollowup_days = 3\n\n[profile]",
-			[]string{"outreach.toml:5:", `unknown key "policy.followup_days"`}},
+		{"unknown policy key", "[profile]", "[policy]\nfolow_up_after_days = 3\n\n[profile]",
+			[]string{"outreach.toml:5:", `unknown key "policy.folow_up_after_days"`, `did you mean "follow_up_after_days"`}},
+		{"bad policy value", "[profile]", "[policy]\nsend_start = \"25:00\"\n\n[profile]",
+			[]string{"outreach.toml:5:", "policy.send_start", `"25:00"`}},
 		{"clear text to a remote host", `host = "localhost"`, `host = "smtp.uni.example.edu"`,
 			[]string{"outreach.toml:35:", "accounts[1].smtp.security", "not a loopback address"}},
 		{"two password sources", `password_env = "SMTP_PW"`, "password_env = \"SMTP_PW\"\npassword = \"x\"",

@@ -121,6 +121,9 @@ func (s *Server) layout() error {
 	if err := os.Chmod(s.dir, 0o755); err != nil {
 		return err
 	}
+	if err := openAncestors(s.dir); err != nil {
+		return err
+	}
 	if os.Geteuid() == 0 {
 		// Mail processes run as nobody: hand them the mail directory.
 		u, err := user.Lookup("nobody")
@@ -287,6 +290,30 @@ func (s *Server) ResetUIDValidity(mailbox string, uidValidity uint32) error {
 		return err
 	}
 	return s.chownMail()
+}
+
+// openAncestors lets the unprivileged mail processes walk down to dir: a
+// test's temporary directory sits in a parent created with mode 0700. Only
+// directories this process owns are changed, and only by adding o+x.
+func openAncestors(dir string) error {
+	uid := os.Geteuid()
+	for d := filepath.Dir(dir); d != filepath.Dir(d); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 != 0 {
+			continue
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok || int(st.Uid) != uid {
+			return fmt.Errorf("dovecot: mail processes cannot enter %s (mode %v); use a directory they can reach", d, fi.Mode().Perm())
+		}
+		if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) chownMail() error {

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/daemon"
+	"github.com/outreach/outreach/imapsync"
+	"github.com/outreach/outreach/store"
+)
+
+func (a *app) syncCommand() *cobra.Command {
+	var once bool
+	var account string
+	cmd := &cobra.Command{
+		Use:   "sync [--once] [--account NAME]",
+		Short: "Bring the database in step with the mailboxes (INBOX, Sent and extra folders)",
+		Long: `Fetch what is new in each account's INBOX, Sent and extra folders: headers and,
+for messages that can matter (from or to a contact, answering a message we
+know, automatic replies and bounces), the text and report parts, never large
+attachments. Each batch is stored with its cursor in one transaction, so an
+interrupted sync resumes exactly where it stopped.
+
+With --once, one pass per account, then exit (non-zero when any account
+failed; the others still sync). Without it, keep watching: IDLE pushes new
+INBOX mail within seconds, with periodic safety passes, until Ctrl-C.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			accts, st, err := a.syncAccounts(cmd.Context(), account)
+			if err != nil {
+				return err
+			}
+			if once {
+				return a.syncOnce(cmd.Context(), st, accts)
+			}
+			return a.syncWatch(cmd.Context(), st, accts)
+		},
+	}
+	cmd.Flags().BoolVar(&once, "once", false, "one pass, then exit")
+	cmd.Flags().StringVar(&account, "account", "", "only this account (by name)")
+	a.addJSONFlag(cmd)
+	return cmd
+}
+
+// syncAccounts resolves the configured accounts (all, or the one named)
+// into daemon accounts, recording each in the database.
+func (a *app) syncAccounts(ctx context.Context, only string) ([]daemon.Account, *store.Store, error) {
+	st, err := a.openStore(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := a.cfg
+	if len(cfg.Accounts) == 0 {
+		return nil, nil, outreach.Errorf(outreach.KindInvalid,
+			"no [[accounts]] configured (%s): see examples/outreach.toml", orNone(cfg.path))
+	}
+	var out []daemon.Account
+	var names []string
+	for _, c := range cfg.Accounts {
+		names = append(names, c.Name)
+		if only != "" && c.Name != only {
+			continue
+		}
+		acct, err := a.daemonAccount(ctx, st, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, acct)
+	}
+	if len(out) == 0 {
+		return nil, nil, outreach.Errorf(outreach.KindNotFound, "no account named %q (configured: %s)", only, strings.Join(names, ", "))
+	}
+	return out, st, nil
+}
+
+func orNone(path string) string {
+	if path == "" {
+		return "no configuration file found"
+	}
+	return path
+}
+
+func (a *app) daemonAccount(ctx context.Context, st *store.Store, c Account) (daemon.Account, error) {
+	pw, err := c.IMAP.Secret(ctx, a.getenv)
+	if err != nil {
+		return daemon.Account{}, outreach.Errorf(outreach.KindInvalid, "account %s: imap: %w", c.Name, err)
+	}
+	id, err := st.EnsureAccount(ctx, outreach.Account{Name: c.Name, Email: c.Email, DisplayName: c.DisplayName, Timezone: c.Timezone})
+	if err != nil {
+		return daemon.Account{}, err
+	}
+	return daemon.Account{ID: id, Name: c.Name, Email: c.Email, Extra: c.IMAP.ExtraFolders,
+		IMAP: imapsync.Account{Host: c.IMAP.Host, Port: c.IMAP.Port, Security: c.IMAP.Security,
+			Username: c.IMAP.Username, Password: pw}}, nil
+}
+
+func (a *app) syncer(st *store.Store) *daemon.Syncer {
+	return &daemon.Syncer{Store: st, Log: slog.New(slog.NewTextHandler(a.stderr, nil))}
+}
+
+func (a *app) syncOnce(ctx context.Context, st *store.Store, accts []daemon.Account) error {
+	s := a.syncer(st)
+	var failed []string
+	for _, acct := range accts {
+		prog := newProgress(a.stderr, isTerminal(a.stderr), time.Now())
+		s.Progress = prog.update
+		sum, err := s.SyncOnce(ctx, acct)
+		prog.done()
+		if err != nil {
+			failed = append(failed, acct.Name)
+			fmt.Fprintf(a.stderr, "outreach: %s: %v\n", acct.Name, err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		if err := a.reportPass(sum); err != nil {
+			return err
+		}
+	}
+	if len(failed) > 0 {
+		return outreach.Errorf(outreach.KindUnavailable, "sync failed for %s (see `outreach status`)", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func (a *app) reportPass(sum daemon.PassSummary) error {
+	if a.jsonOut {
+		return a.printJSON(sum)
+	}
+	var parts []string
+	for _, m := range sum.Mailboxes {
+		p := fmt.Sprintf("%s +%d", m.Name, m.Stored)
+		if m.Expunged > 0 {
+			p += fmt.Sprintf(" -%d expunged", m.Expunged)
+		}
+		if m.Reset {
+			p += " (UIDVALIDITY changed: rescanned)"
+		}
+		parts = append(parts, p)
+	}
+	fmt.Fprintf(a.stdout, "%s: %s stored in %s (%s)\n", sum.Account, plural(sum.Stored, "new message"),
+		sum.Duration.Round(time.Millisecond), strings.Join(parts, ", "))
+	return nil
+}
+
+func (a *app) syncWatch(ctx context.Context, st *store.Store, accts []daemon.Account) error {
+	s := a.syncer(st)
+	var wg sync.WaitGroup
+	for _, acct := range accts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Watch(ctx, acct, daemon.WatchOptions{})
+		}()
+	}
+	fmt.Fprintf(a.stderr, "outreach: watching %s; Ctrl-C stops\n", plural(len(accts), "account"))
+	wg.Wait()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}

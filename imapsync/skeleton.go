@@ -1,0 +1,353 @@
+package imapsync
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// textLimit is how much of the chosen text part phase 2 downloads.
+const textLimit = 16 << 10
+
+// reportTypes are the MIME types kept whole in a skeleton: delivery and
+// disposition reports (RFC 3464, RFC 6533, RFC 8098), feedback reports
+// (RFC 5965) and returned headers (RFC 6522).
+var reportTypes = map[string]bool{
+	"message/delivery-status":                 true,
+	"message/global-delivery-status":          true,
+	"message/disposition-notification":        true,
+	"message/global-disposition-notification": true,
+	"message/feedback-report":                 true,
+	"text/rfc822-headers":                     true,
+	"message/global-headers":                  true,
+}
+
+// skelNode is one MIME part of a skeleton plan.
+type skelNode struct {
+	part     []int  // RFC 3501 section 6.4.5 part number; nil for the root
+	boundary string // multipart only
+	children []*skelNode
+	content  *imap.FetchItemBodySection // what to download for this part, or nil
+}
+
+// plan is what phase 2 fetches for one message and how to reassemble it.
+type plan struct {
+	root     *skelNode
+	sections []*imap.FetchItemBodySection
+}
+
+// signature identifies plans that can share one UID FETCH.
+func (p *plan) signature() string {
+	keys := make([]string, len(p.sections))
+	for i, s := range p.sections {
+		keys[i] = sectionKey(s.Part, s.Specifier, false)
+		if s.Partial != nil {
+			keys[i] += "<>"
+		}
+	}
+	return strings.Join(keys, " ")
+}
+
+// makePlan walks BODYSTRUCTURE (RFC 3501 section 7.4.2) and decides what to
+// download: MIME headers of every part, the first text/plain (else
+// text/html) part up to textLimit, report parts whole, the header of an
+// attached message/rfc822, and nothing else.
+func makePlan(bs imap.BodyStructure) (*plan, error) {
+	p := &plan{}
+	mp, ok := bs.(*imap.BodyStructureMultiPart)
+	if !ok {
+		text := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText, Peek: true,
+			Partial: &imap.SectionPartial{Size: textLimit}}
+		p.root = &skelNode{content: text}
+		p.sections = []*imap.FetchItemBodySection{text}
+		return p, nil
+	}
+	textPart := chooseText(bs, "plain")
+	if textPart == nil {
+		textPart = chooseText(bs, "html")
+	}
+	root, err := p.walkMulti(mp, nil, textPart)
+	p.root = root
+	return p, err
+}
+
+// walkMulti plans a multipart body whose part number is path.
+func (p *plan) walkMulti(mp *imap.BodyStructureMultiPart, path []int, textPart []int) (*skelNode, error) {
+	n := &skelNode{part: path}
+	if mp.Extended != nil {
+		n.boundary = mp.Extended.Params["boundary"]
+	}
+	if n.boundary == "" {
+		return nil, fmt.Errorf("multipart/%s part %v has no boundary", mp.Subtype, path)
+	}
+	for i, child := range mp.Children {
+		cpath := append(append([]int(nil), path...), i+1)
+		p.add(&imap.FetchItemBodySection{Part: cpath, Specifier: imap.PartSpecifierMIME, Peek: true})
+		cn, err := p.walkChild(child, cpath, textPart)
+		if err != nil {
+			return nil, err
+		}
+		n.children = append(n.children, cn)
+	}
+	return n, nil
+}
+
+// walkChild plans one part of a multipart.
+func (p *plan) walkChild(bs imap.BodyStructure, path []int, textPart []int) (*skelNode, error) {
+	if mp, ok := bs.(*imap.BodyStructureMultiPart); ok {
+		return p.walkMulti(mp, path, textPart)
+	}
+	sp := bs.(*imap.BodyStructureSinglePart)
+	n := &skelNode{part: path}
+	switch typ := strings.ToLower(sp.MediaType()); {
+	case samePart(path, textPart):
+		n.content = &imap.FetchItemBodySection{Part: path, Peek: true,
+			Partial: &imap.SectionPartial{Size: textLimit}}
+	case reportTypes[typ]:
+		n.content = &imap.FetchItemBodySection{Part: path, Peek: true}
+	case typ == "message/rfc822" || typ == "message/global":
+		n.content = &imap.FetchItemBodySection{Part: path, Specifier: imap.PartSpecifierHeader, Peek: true}
+	}
+	if n.content != nil {
+		p.add(n.content)
+	}
+	return n, nil
+}
+
+// add appends a section to download.
+func (p *plan) add(s *imap.FetchItemBodySection) { p.sections = append(p.sections, s) }
+
+// samePart compares part numbers.
+func samePart(a, b []int) bool {
+	if a == nil || b == nil || len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// chooseText returns the part number of the first inline text/<subtype>
+// part, not descending into attached messages.
+func chooseText(bs imap.BodyStructure, subtype string) []int {
+	var found []int
+	bs.Walk(func(path []int, part imap.BodyStructure) bool {
+		if found != nil {
+			return false
+		}
+		sp, ok := part.(*imap.BodyStructureSinglePart)
+		if !ok {
+			return true
+		}
+		if strings.EqualFold(sp.Type, "text") && strings.EqualFold(sp.Subtype, subtype) && !isAttachment(sp) {
+			found = append([]int(nil), path...)
+		}
+		return false // never walk into message/rfc822
+	})
+	return found
+}
+
+// isAttachment reports Content-Disposition: attachment (RFC 2183).
+func isAttachment(sp *imap.BodyStructureSinglePart) bool {
+	d := sp.Disposition()
+	return d != nil && strings.EqualFold(d.Value, "attachment")
+}
+
+// write assembles the skeleton body of n from the downloaded sections.
+// Multipart delimiters follow RFC 2046 section 5.1.1: the CRLF before
+// "--boundary" belongs to the delimiter.
+func (n *skelNode) write(w *bytes.Buffer, sec map[string][]byte) {
+	if n.boundary == "" {
+		if n.content != nil {
+			w.Write(sec[sectionKey(n.content.Part, n.content.Specifier, false)])
+		}
+		return
+	}
+	for i, ch := range n.children {
+		if i > 0 {
+			w.WriteString("\r\n")
+		}
+		w.WriteString("--" + n.boundary + "\r\n")
+		w.Write(headerEnd(sec[sectionKey(ch.part, imap.PartSpecifierMIME, false)]))
+		ch.write(w, sec)
+	}
+	w.WriteString("\r\n--" + n.boundary + "--\r\n")
+}
+
+// fillSkeletons runs phase 2 for msgs: BODYSTRUCTURE and the full header in
+// one UID FETCH, then the planned sections, one UID FETCH per distinct plan,
+// all pipelined.
+func (c *Conn) fillSkeletons(ctx context.Context, msgs []*Message) error {
+	set := uidSetOf(msgs)
+	req := fetchRequest{
+		opts: &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}},
+		complete: func(m *rawMsg) bool { return m.bs != nil && m.sections["HEADER"] != nil },
+		inRange:  func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
+	}
+	got, err := c.finishFetch(ctx, c.startFetch(set, req.opts), req)
+	if err != nil {
+		return fmt.Errorf("phase 2 structure: %w", err)
+	}
+	byUID := make(map[uint32]*rawMsg, len(got))
+	for _, r := range got {
+		byUID[r.uid] = r
+	}
+	plans := make(map[uint32]*plan, len(msgs))
+	for _, m := range msgs {
+		plans[m.UID] = prepare(m, byUID[m.UID])
+	}
+	return c.fetchPlans(ctx, msgs, byUID, plans)
+}
+
+// prepare replaces m's header by the full one and plans its sections; nil
+// when nothing more can be fetched (m.ParseError then says why).
+func prepare(m *Message, r *rawMsg) *plan {
+	if r == nil || r.sections["HEADER"] == nil || r.bs == nil {
+		m.ParseError = joinProblem(m.ParseError, "skeleton: server returned no BODYSTRUCTURE or header")
+		return nil
+	}
+	m.Header = r.sections["HEADER"]
+	m.parseHeader()
+	p, err := makePlan(r.bs)
+	if err != nil {
+		m.Raw = headerEnd(m.Header)
+		m.ParseError = joinProblem(m.ParseError, "skeleton: "+err.Error())
+		return nil
+	}
+	return p
+}
+
+// fetchPlans downloads the planned sections, grouped by plan signature, and
+// assembles each message's Raw.
+func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, byUID map[uint32]*rawMsg, plans map[uint32]*plan) error {
+	groups := map[string][]*Message{}
+	var order []string
+	for _, m := range msgs {
+		if p := plans[m.UID]; p != nil {
+			sig := p.signature()
+			if groups[sig] == nil {
+				order = append(order, sig)
+			}
+			groups[sig] = append(groups[sig], m)
+		}
+	}
+	sort.Strings(order)
+	cmds := make([]*fetchCmd, len(order))
+	reqs := make([]fetchRequest, len(order))
+	for i, sig := range order {
+		reqs[i] = sectionRequest(groups[sig], plans[groups[sig][0].UID])
+		cmds[i] = c.startFetch(uidSetOf(groups[sig]), reqs[i].opts)
+	}
+	for i, sig := range order {
+		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
+		if err != nil {
+			return fmt.Errorf("phase 2 sections: %w", err)
+		}
+		assemble(groups[sig], got, plans)
+	}
+	return nil
+}
+
+// sectionRequest is the UID FETCH of one plan's sections for msgs.
+func sectionRequest(msgs []*Message, p *plan) fetchRequest {
+	set := uidSetOf(msgs)
+	keys := make([]string, len(p.sections))
+	for i, s := range p.sections {
+		keys[i] = sectionKey(s.Part, s.Specifier, false)
+	}
+	return fetchRequest{
+		opts: &imap.FetchOptions{UID: true, BodySection: p.sections},
+		complete: func(m *rawMsg) bool {
+			for _, k := range keys {
+				if _, ok := m.sections[k]; !ok {
+					return false
+				}
+			}
+			return true
+		},
+		inRange: func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
+	}
+}
+
+// assemble builds Raw for each message from its downloaded sections and
+// checks that the result parses as MIME.
+func assemble(msgs []*Message, got []*rawMsg, plans map[uint32]*plan) {
+	byUID := make(map[uint32]*rawMsg, len(got))
+	for _, r := range got {
+		byUID[r.uid] = r
+	}
+	for _, m := range msgs {
+		var sec map[string][]byte
+		if r := byUID[m.UID]; r != nil {
+			sec = r.sections
+		}
+		var buf bytes.Buffer
+		buf.Write(headerEnd(m.Header))
+		plans[m.UID].root.write(&buf, sec)
+		m.Raw = buf.Bytes()
+		if err := checkMIME(m.Raw); err != nil {
+			m.ParseError = joinProblem(m.ParseError, "skeleton: "+err.Error())
+		}
+	}
+}
+
+// joinProblem appends a problem to a ParseError.
+func joinProblem(old, p string) string {
+	if old == "" {
+		return p
+	}
+	return old + "; " + p
+}
+
+// uidSetOf is the UID set of msgs.
+func uidSetOf(msgs []*Message) imap.UIDSet {
+	var set imap.UIDSet
+	for _, m := range msgs {
+		set.AddNum(imap.UID(m.UID))
+	}
+	return set
+}
+
+// checkMIME parses raw with net/mail and walks every multipart level with
+// mime/multipart, as the classifier will.
+func checkMIME(raw []byte) error {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	return checkPart(msg.Header.Get("Content-Type"), msg.Body, 0)
+}
+
+// checkPart reads one entity body, recursing into multiparts.
+func checkPart(contentType string, body io.Reader, depth int) error {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || depth > 20 {
+		_, err := io.Copy(io.Discard, body)
+		return err
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkPart(part.Header.Get("Content-Type"), part, depth+1); err != nil {
+			return err
+		}
+	}
+}
