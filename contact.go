@@ -22,8 +22,10 @@ type Contact struct {
 	Extra         map[string]string `json:"extra"` // extra CSV columns: template variables
 	BlockedAt     *time.Time        `json:"blocked_at"`
 	BlockedReason string            `json:"blocked_reason,omitempty"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	// Policy changes the [policy] section for this person only.
+	Policy    PolicyOverride `json:"policy"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // Blocked reports whether the contact is on the do-not-contact list.

@@ -35,12 +35,14 @@ const (
 
 // historyRank orders items that share a timestamp, so that the order in
 // which History is given never matters: our own mail first, then drafts,
-// what arrived, and the applicant's commands last.
+// what arrived, the applicant's commands, and a proposal last: the planner
+// proposes a draft as the consequence of everything up to that instant
+// (such as a resume), and the replay must see it that way.
 var historyRank = map[HistoryKind]int{
-	HistoryInitialSent: 0, HistoryTouchOut: 1, HistoryFollowUpSent: 2, HistoryDraftProposed: 3,
+	HistoryInitialSent: 0, HistoryTouchOut: 1, HistoryFollowUpSent: 2,
 	HistoryDraftApproved: 4, HistoryDraftRejected: 5, HistoryDraftRedraft: 6, HistoryDraftExpired: 7,
 	HistoryDraftSuperseded: 8, HistoryInbound: 9, HistoryUserPause: 10, HistoryUserClose: 11,
-	HistoryUserReopen: 12, HistoryUserResume: 13, HistoryBlocked: 14,
+	HistoryUserReopen: 12, HistoryUserResume: 13, HistoryBlocked: 14, HistoryDraftProposed: 15,
 }
 
 // HistoryItem is one event in a thread's life.

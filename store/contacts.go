@@ -298,11 +298,12 @@ type contactRow struct {
 	CreatedAt     pq.NullTime    `db:"created_at"`
 	UpdatedAt     pq.NullTime    `db:"updated_at"`
 	Addresses     pq.StringArray `db:"addresses"`
+	Policy        []byte         `db:"policy"`
 }
 
 const contactSelect = `
 	SELECT c.id, c.first_name, c.last_name, c.title, c.institution, c.timezone, c.notes, c.extra,
-	       c.blocked_at, c.blocked_reason, c.created_at, c.updated_at,
+	       c.blocked_at, c.blocked_reason, c.created_at, c.updated_at, c.policy,
 	       ARRAY(SELECT address FROM contact_addresses a WHERE a.contact_id = c.id
 	             ORDER BY a.is_primary DESC, a.id) AS addresses
 	FROM contacts c`
@@ -318,6 +319,11 @@ func (r contactRow) contact() (outreach.Contact, error) {
 	if r.BlockedAt.Valid {
 		t := r.BlockedAt.Time.UTC()
 		c.BlockedAt = &t
+	}
+	if len(r.Policy) > 0 {
+		if err := json.Unmarshal(r.Policy, &c.Policy); err != nil {
+			return c, fmt.Errorf("contact %d: policy: %w", r.ID, err)
+		}
 	}
 	if err := json.Unmarshal(r.Extra, &c.Extra); err != nil {
 		return c, fmt.Errorf("contact %d: extra columns: %w", r.ID, err)

@@ -25,24 +25,36 @@ type NewDraft struct {
 	Template   string
 }
 
-// ProposeDraft stores a follow-up draft that waits for approval.
+// ProposeDraft stores a follow-up draft that waits for approval. A thread
+// holds at most one live follow-up (proposed, approved, on its way or
+// sent): a second is a Conflict (index drafts_one_live_followup).
 func (s *Store) ProposeDraft(ctx context.Context, n NewDraft) (int64, error) {
 	var id int64
 	err := s.inTx(ctx, "propose draft", func(tx *sqlx.Tx) error {
-		now := s.Now()
-		if err := tx.GetContext(ctx, &id, `
-			INSERT INTO drafts (thread_id, state, to_addr, subject, body, in_reply_to, refs,
-			                    message_id, template, created_at, updated_at)
-			VALUES ($1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
-			n.ThreadID, n.To, n.Subject, n.Body, n.InReplyTo, pq.Array(nonNil(n.References)),
-			n.MessageID, n.Template, now); err != nil {
-			return err
-		}
-		return appendEvent(ctx, tx, Event{At: now, Type: "draft_proposed", Actor: "planner",
-			ThreadID: n.ThreadID, DraftID: id, ToState: string(outreach.DraftProposed),
-			Detail: map[string]any{"template": n.Template}})
+		var err error
+		id, err = insertDraft(ctx, tx, n, s.Now())
+		return err
 	})
 	return id, err
+}
+
+func insertDraft(ctx context.Context, tx *sqlx.Tx, n NewDraft, now time.Time) (int64, error) {
+	var id int64
+	if err := tx.GetContext(ctx, &id, `
+		INSERT INTO drafts (thread_id, state, to_addr, subject, body, in_reply_to, refs,
+		                    message_id, template, created_at, updated_at)
+		VALUES ($1, 'proposed', $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+		n.ThreadID, n.To, n.Subject, n.Body, n.InReplyTo, pq.Array(nonNil(n.References)),
+		n.MessageID, n.Template, now); err != nil {
+		if Constraint(err) == "drafts_one_live_followup" {
+			return 0, outreach.Errorf(outreach.KindConflict,
+				"thread %d already has a follow-up proposed, approved or sent: %w", n.ThreadID, err)
+		}
+		return 0, err
+	}
+	return id, appendEvent(ctx, tx, Event{At: now, Type: "draft_proposed", Actor: "planner",
+		ThreadID: n.ThreadID, DraftID: id, ToState: string(outreach.DraftProposed),
+		Detail: map[string]any{"template": n.Template}})
 }
 
 // ApproveDraft approves a draft at exactly the given version; it is a

@@ -56,53 +56,86 @@ func (f fixture) approvedDraft(t *testing.T, n int) int64 {
 	return id
 }
 
-// Two transactions race to put two different follow-ups of one thread on
-// their way: the partial unique index lets exactly one through, every time.
+func (f fixture) draft(t *testing.T, n int) store.NewDraft {
+	return store.NewDraft{ThreadID: f.threadID, To: "prof@example.edu", Subject: "Re: Research",
+		Body: "Following up.", MessageID: fmt.Sprintf("d%d-%d@outreach.test", f.threadID, n)}
+}
+
+// Two planners race to propose a follow-up for one thread, and two mailers
+// race to send the one approved follow-up: the database lets exactly one
+// of each through, every time.
 func TestOneFollowUpPerThreadUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t, nil)
 	ctx := context.Background()
 	for round := 0; round < 30; round++ {
 		f := newThread(t, st, fmt.Sprintf("prof%d@example.edu", round))
-		a, b := f.approvedDraft(t, 1), f.approvedDraft(t, 2)
-		start := make(chan struct{})
-		errs := make([]error, 2)
-		var wg sync.WaitGroup
-		for i, id := range []int64{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				if errs[i] = st.BeginSending(ctx, id); errs[i] == nil {
-					errs[i] = st.MarkSent(ctx, id, "250 2.0.0 queued")
-				}
-			}()
+		ids := make([]int64, 2)
+		errs := race(2, func(i int) (err error) {
+			ids[i], err = st.ProposeDraft(ctx, f.draft(t, i))
+			return err
+		})
+		winner := checkOneWins(t, round, "propose", errs)
+		if err := st.ApproveDraft(ctx, ids[winner], 1); err != nil {
+			t.Fatal(err)
 		}
-		close(start)
-		wg.Wait()
-		ok, conflicts := 0, 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				ok++
-			case outreach.IsKind(err, outreach.KindConflict):
-				conflicts++
-			default:
-				t.Fatalf("round %d: unexpected error %v", round, err)
+		errs = race(2, func(int) error {
+			if err := st.BeginSending(ctx, ids[winner]); err != nil {
+				return err
 			}
-		}
-		if ok != 1 || conflicts != 1 {
-			t.Fatalf("round %d: %d sent and %d refused, want exactly 1 and 1 (errors %v)", round, ok, conflicts, errs)
-		}
-		var sent int
-		if err := st.DB().Get(&sent, `SELECT count(*) FROM drafts WHERE thread_id = $1 AND state IN ('sending', 'sent')`,
-			f.threadID); err != nil || sent != 1 {
-			t.Fatalf("round %d: %d drafts sending or sent (err %v), want 1", round, sent, err)
+			return st.MarkSent(ctx, ids[winner], "250 2.0.0 queued")
+		})
+		checkOneWins(t, round, "send", errs)
+		var live int
+		if err := st.DB().Get(&live, `SELECT count(*) FROM drafts WHERE thread_id = $1`, f.threadID); err != nil || live != 1 {
+			t.Fatalf("round %d: %d drafts (err %v), want 1", round, live, err)
 		}
 		if state, err := st.ThreadState(ctx, f.threadID); err != nil || state != outreach.ThreadFollowedUp {
 			t.Fatalf("round %d: thread state %q (err %v), want followed_up", round, state, err)
 		}
+		if _, err := st.ProposeDraft(ctx, f.draft(t, 3)); !outreach.IsKind(err, outreach.KindConflict) {
+			t.Fatalf("round %d: a follow-up proposed after one was sent: %v", round, err)
+		}
 	}
+}
+
+// race runs n functions released at the same instant and returns their errors.
+func race(n int, fn func(i int) error) []error {
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// checkOneWins wants exactly one success and conflicts for the rest, and
+// returns the index of the winner.
+func checkOneWins(t *testing.T, round int, what string, errs []error) int {
+	t.Helper()
+	winner, conflicts := -1, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winner = i
+		case outreach.IsKind(err, outreach.KindConflict):
+			conflicts++
+		default:
+			t.Fatalf("round %d %s: unexpected error %v", round, what, err)
+		}
+	}
+	if winner < 0 || conflicts != len(errs)-1 {
+		t.Fatalf("round %d %s: errors %v, want exactly one success", round, what, errs)
+	}
+	return winner
 }
 
 // The same race at the SQL level with a fixed interleaving: the second
@@ -116,15 +149,15 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 			t.Parallel()
 			st := storetest.New(t, nil)
 			f := newThread(t, st, "race@example.edu")
-			a, b := f.approvedDraft(t, 1), f.approvedDraft(t, 2)
-			const toSending = `UPDATE drafts SET state = 'sending', sending_at = now() WHERE id = $1`
+			const propose = `INSERT INTO drafts (thread_id, state, to_addr, subject, body, message_id, created_at, updated_at)
+				VALUES ($1, 'proposed', 'race@example.edu', 'Re: Research', 'Following up.', $2, now(), now())`
 			tx1 := st.DB().MustBegin()
 			defer tx1.Rollback()
 			var pid1 int
 			if err := tx1.Get(&pid1, `SELECT pg_backend_pid()`); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tx1.Exec(toSending, a); err != nil {
+			if _, err := tx1.Exec(propose, f.threadID, "first@outreach.test"); err != nil {
 				t.Fatal(err)
 			}
 			var pid int
@@ -135,7 +168,7 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 				t.Fatal(err)
 			}
 			go func() {
-				_, err := tx2.Exec(toSending, b)
+				_, err := tx2.Exec(propose, f.threadID, "second@outreach.test")
 				done <- err
 			}()
 			waitUntil(t, 10*time.Second, func() bool {
@@ -148,8 +181,8 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 					t.Fatal(err)
 				}
 				err := <-done
-				if store.Constraint(err) != "drafts_one_followup_sent" {
-					t.Fatalf("second transaction: got %v, want a violation of drafts_one_followup_sent", err)
+				if store.Constraint(err) != "drafts_one_live_followup" {
+					t.Fatalf("second transaction: got %v, want a violation of drafts_one_live_followup", err)
 				}
 				return
 			}
@@ -162,12 +195,12 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 			if err := tx2.Commit(); err != nil {
 				t.Fatal(err)
 			}
-			var states []string
-			if err := st.DB().Select(&states, `SELECT state FROM drafts WHERE id IN ($1, $2) ORDER BY id`, a, b); err != nil {
+			var ids []string
+			if err := st.DB().Select(&ids, `SELECT message_id FROM drafts WHERE thread_id = $1`, f.threadID); err != nil {
 				t.Fatal(err)
 			}
-			if want := []string{"approved", "sending"}; !slices.Equal(states, want) {
-				t.Fatalf("after the crash: states %v, want %v", states, want)
+			if want := []string{"second@outreach.test"}; !slices.Equal(ids, want) {
+				t.Fatalf("after the crash: drafts %v, want %v", ids, want)
 			}
 		})
 	}
@@ -206,10 +239,12 @@ func TestDatabaseRefusesIllegalStatesAndEdits(t *testing.T) {
 		{"proposed thread skips to closed", `UPDATE threads SET state = 'closed_no_response', closed_at = now() WHERE id = $1`, "threads_legal_transition", f.threadID},
 		{"approved draft jumps to sent", `UPDATE drafts SET state = 'sent', sending_at = now(), sent_at = now() WHERE id = $1`, "drafts_legal_transition", draft},
 		{"sent count goes past one", `UPDATE threads SET followups_sent = 2 WHERE id = $1`, "threads_followups_sent_check", f.threadID},
-		{"paused without a date", `UPDATE threads SET state = 'paused' WHERE id = $1`, "threads_paused_until", f.threadID},
+		{"a pause end on a thread that is not paused", `UPDATE threads SET paused_until = now() WHERE id = $1`, "threads_paused_until", f.threadID},
 		{"edit bumps version but keeps approval", `UPDATE drafts SET version = 2 WHERE id = $1`, "drafts_approved_this_version", draft},
 		{"second draft reuses a Message-ID", `INSERT INTO drafts (thread_id, state, to_addr, subject, body, message_id, created_at, updated_at)
 			SELECT thread_id, 'proposed', to_addr, subject, body, message_id, now(), now() FROM drafts WHERE id = $1`, "drafts_message_id_unique", draft},
+		{"second live follow-up", `INSERT INTO drafts (thread_id, state, to_addr, subject, body, message_id, created_at, updated_at)
+			SELECT thread_id, 'proposed', to_addr, subject, body, 'other-' || message_id, now(), now() FROM drafts WHERE id = $1`, "drafts_one_live_followup", draft},
 		{"events are append-only", `UPDATE events SET rule = 'x' WHERE thread_id = $1`, "events_append_only", f.threadID},
 		{"events cannot be deleted", `DELETE FROM events WHERE thread_id = $1`, "events_append_only", f.threadID},
 	}

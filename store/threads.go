@@ -61,3 +61,71 @@ func (s *Store) ThreadState(ctx context.Context, id int64) (outreach.ThreadState
 	err := s.db.GetContext(ctx, &st, `SELECT state FROM threads WHERE id = $1`, id)
 	return st, mapError(fmt.Sprintf("thread %d", id), err)
 }
+
+// UserAction is something the applicant does to a thread by hand.
+type UserAction string
+
+// The applicant's actions on a thread; each is part of the thread's history.
+const (
+	ActionPause  UserAction = "user_pause"
+	ActionResume UserAction = "user_resume"
+	ActionClose  UserAction = "user_close"
+	ActionReopen UserAction = "user_reopen"
+)
+
+// RecordUserAction appends the applicant's action to the thread's history
+// and makes the thread due, so the planner decides again at once. until,
+// for a pause, ends it (nil: until resumed).
+func (s *Store) RecordUserAction(ctx context.Context, threadID int64, a UserAction, until *time.Time, note string) error {
+	return s.inTx(ctx, fmt.Sprintf("thread %d: %s", threadID, a), func(tx *sqlx.Tx) error {
+		now := s.Now()
+		var contactID int64
+		if err := tx.GetContext(ctx, &contactID, `SELECT contact_id FROM threads WHERE id = $1 FOR UPDATE`, threadID); err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		if until != nil {
+			detail["until"] = until.UTC().Format(time.RFC3339)
+		}
+		if note != "" {
+			detail["note"] = note
+		}
+		if err := appendEvent(ctx, tx, Event{At: now, Type: string(a), Actor: "user", ThreadID: threadID,
+			ContactID: contactID, Detail: detail}); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE threads SET next_action = 'decide', next_action_at = $2 WHERE id = $1`,
+			threadID, now)
+		return err
+	})
+}
+
+// ThreadFilter selects threads; zero fields select everything.
+type ThreadFilter struct {
+	State     outreach.ThreadState
+	ContactID int64
+	// DueBefore, when set, selects threads with a next action before it.
+	DueBefore *time.Time
+}
+
+// ThreadListing is a thread with its contact's primary address.
+type ThreadListing struct {
+	ThreadRow
+	Contact     string `db:"contact" json:"contact"`
+	ContactName string `db:"contact_name" json:"contact_name"`
+}
+
+// Threads lists threads, by next action time (soonest first), then id.
+func (s *Store) Threads(ctx context.Context, f ThreadFilter) ([]ThreadListing, error) {
+	var out []ThreadListing
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT `+threadColumns+`,
+		       coalesce((SELECT address FROM contact_addresses a WHERE a.contact_id = t.contact_id
+		                 ORDER BY a.is_primary DESC, a.id LIMIT 1), '') AS contact,
+		       trim(c.first_name || ' ' || c.last_name) AS contact_name
+		FROM threads t JOIN contacts c ON c.id = t.contact_id
+		WHERE ($1 = '' OR t.state = $1) AND ($2 = 0 OR t.contact_id = $2)
+		  AND ($3::timestamptz IS NULL OR t.next_action_at < $3)
+		ORDER BY t.next_action_at NULLS LAST, t.id`, string(f.State), f.ContactID, f.DueBefore)
+	return out, mapError("list threads", err)
+}

@@ -110,7 +110,8 @@ PostgreSQL of its own (see "outreach db --help").`,
 	root.PersistentFlags().StringVar(&a.configFlag, "config", "", "configuration file (TOML)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.classifyCommand(),
-		a.syncCommand(), a.statusCommand(), a.explainCommand(),
+		a.syncCommand(), a.statusCommand(), a.explainCommand(), a.tickCommand(), a.agendaCommand(),
+		a.threadsCommand(),
 		a.dbCommand())
 	markUsageErrors(root)
 	return root

@@ -22,6 +22,7 @@ type Config struct {
 	DatabaseURL string          `toml:"database_url,omitempty" json:"database_url,omitempty"`
 	Profile     Profile         `toml:"profile" json:"profile"`
 	Policy      outreach.Policy `toml:"policy" json:"policy"`
+	Templates   Templates       `toml:"templates" json:"templates"`
 	Accounts    []Account       `toml:"accounts,omitempty" json:"accounts,omitempty"`
 
 	path  string        // where it was read from; "" when no file was found
@@ -36,6 +37,16 @@ type Profile struct {
 	Institution string `toml:"institution,omitempty" json:"institution,omitempty"`
 	Country     string `toml:"country,omitempty" json:"country,omitempty"`
 	Signature   string `toml:"signature,omitempty" json:"signature,omitempty"`
+}
+
+// Templates says where follow-up drafts come from.
+type Templates struct {
+	// Dir holds the applicant's own templates (NAME.tmpl); they override the
+	// built-in ones of the same name. Relative to the configuration file.
+	Dir string `toml:"dir,omitempty" json:"dir,omitempty"`
+	// FollowUp names the template for follow-ups; a contact's "template"
+	// column overrides it.
+	FollowUp string `toml:"followup" json:"followup"`
 }
 
 // Account is one of the applicant's mailboxes.
@@ -102,7 +113,7 @@ func findConfig(flag string, getenv func(string) string) (string, error) {
 // loadConfig reads and validates the configuration. No file is a valid,
 // empty configuration: the database URL may still come from the environment.
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
-	c := &Config{path: path, Policy: outreach.DefaultPolicy()}
+	c := &Config{path: path, Policy: outreach.DefaultPolicy(), Templates: Templates{FollowUp: "followup"}}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -155,7 +166,7 @@ func keyPrefix(k toml.Key) string {
 var knownKeys = []string{"database_url", "profile", "policy", "accounts", "name", "position",
 	"institution", "country", "signature", "email", "display_name", "timezone", "imap", "smtp",
 	"host", "port", "security", "allow_insecure", "username", "password", "password_env",
-	"password_file", "password_cmd", "extra_folders"}
+	"password_file", "password_cmd", "extra_folders", "templates", "dir", "followup"}
 
 func init() { knownKeys = append(knownKeys, outreach.PolicyKeys()...) }
 
