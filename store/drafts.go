@@ -104,8 +104,7 @@ func (s *Store) transitionDraft(ctx context.Context, c draftChange) error {
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
 		now := s.Now()
 		var d draftKey
-		if err := tx.GetContext(ctx, &d, `SELECT thread_id, state, version FROM drafts WHERE id = $1 FOR UPDATE`,
-			c.id); err != nil {
+		if err := lockDraft(ctx, tx, c.id, &d); err != nil {
 			return err
 		}
 		if !slices.Contains(c.from, outreach.DraftState(d.From)) {
@@ -137,6 +136,16 @@ func (s *Store) transitionDraft(ctx context.Context, c draftChange) error {
 		}
 		return nil
 	})
+}
+
+// lockDraft locks a draft's thread, then the draft: always in this order
+// (the planner's), so that two writers never wait on each other in a cycle.
+func lockDraft(ctx context.Context, tx *sqlx.Tx, id int64, d *draftKey) error {
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM threads WHERE id = (SELECT thread_id FROM drafts WHERE id = $1)
+		FOR UPDATE`, id); err != nil {
+		return err
+	}
+	return tx.GetContext(ctx, d, `SELECT thread_id, state, version FROM drafts WHERE id = $1 FOR UPDATE`, id)
 }
 
 // markThreadFollowedUp counts the one follow-up on the thread.
