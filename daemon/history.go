@@ -131,6 +131,11 @@ var eventKinds = map[string]rules.HistoryKind{
 }
 
 func eventItem(e store.Event) (rules.HistoryItem, bool) {
+	if e.Type == "draft_edited" {
+		// An edit of an approved draft voids the approval: to the rules it
+		// is a fresh proposal, waiting for approval again.
+		return rules.HistoryItem{At: e.At, Kind: rules.HistoryDraftProposed}, e.FromState == string(outreach.DraftApproved)
+	}
 	k, ok := eventKinds[e.Type]
 	if !ok {
 		return rules.HistoryItem{}, false

@@ -112,7 +112,7 @@ func (p *Planner) PlanThread(ctx context.Context, id int64, now time.Time) (Tick
 func (p *Planner) planOne(ctx context.Context, id int64, now time.Time, force bool, sum *TickSummary) error {
 	var out store.PlanOutcome
 	res, err := p.Store.PlanThread(ctx, id, now, force, func(in store.PlanInput) (store.PlanOutcome, error) {
-		out = p.decide(in, now)
+		out = p.decide(in)
 		return out, nil
 	})
 	if err != nil {
@@ -143,7 +143,8 @@ func (p *Planner) planOne(ctx context.Context, id int64, now time.Time, force bo
 // the random Message-ID: rules.Decide on the thread's history, then the
 // draft, then Decide again with the draft in the history, so the stored
 // next action is the one that follows the proposal.
-func (p *Planner) decide(in store.PlanInput, now time.Time) store.PlanOutcome {
+func (p *Planner) decide(in store.PlanInput) store.PlanOutcome {
+	now := in.Now
 	t := ruleThread(in, p.Policy)
 	d := rules.Decide(t, now)
 	out := store.PlanOutcome{}
@@ -266,4 +267,16 @@ func transitionPath(from, to outreach.ThreadState, followUps int) []outreach.Thr
 	}
 	// No legal way: let the database refuse it loudly rather than guess.
 	return []outreach.ThreadState{to}
+}
+
+// Review carries out the applicant's verdict on a draft (approve, reject,
+// redraft), deciding its thread again in the same transaction: an approval
+// is refused when the thread no longer waits for this draft (a reply since,
+// a block, a pause, an expiry), and a rejection closes the thread or
+// proposes a fresh draft.
+func (p *Planner) Review(ctx context.Context, draftID int64, action store.ReviewAction, version int, note string,
+	now time.Time) (store.Review, error) {
+	return p.Store.ReviewDraft(ctx, draftID, action, version, note, now, func(in store.PlanInput) (store.PlanOutcome, error) {
+		return p.decide(in), nil
+	})
 }

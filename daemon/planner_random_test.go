@@ -121,10 +121,27 @@ func (w *world) approveAndMaybeSend(ctx context.Context, rng *rand.Rand, i int, 
 	if err != nil {
 		return // no draft waiting
 	}
-	if err := w.st.ApproveDraft(ctx, d.ID, d.Version); err != nil {
+	switch rng.IntN(6) {
+	case 0:
+		if _, err := w.st.EditDraft(ctx, d.ID, d.Version, store.DraftEdit{Body: "Edited at " + now.String()}); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	case 1, 2:
+		action := store.ReviewReject
+		if rng.IntN(2) == 0 {
+			action = store.ReviewRedraft
+		}
+		if _, err := w.planner.Review(ctx, d.ID, action, 0, "", now); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	}
+	rev, err := w.planner.Review(ctx, d.ID, store.ReviewApprove, d.Version, "", now)
+	if err != nil {
 		w.t.Fatal(err)
 	}
-	if rng.IntN(2) == 0 {
+	if rev.Refused != "" || rng.IntN(2) == 0 {
 		return
 	}
 	// The mailer re-plans right before sending (issue: send), then sends.

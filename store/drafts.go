@@ -102,9 +102,12 @@ type draftKey struct {
 func (s *Store) transitionDraft(ctx context.Context, c draftChange) error {
 	op := fmt.Sprintf("draft %d: %s", c.id, c.to)
 	return s.inTx(ctx, op, func(tx *sqlx.Tx) error {
-		now := s.Now()
 		var d draftKey
 		if err := lockDraft(ctx, tx, c.id, &d); err != nil {
+			return err
+		}
+		now, err := threadClock(ctx, tx, d.ThreadID, s.Now())
+		if err != nil {
 			return err
 		}
 		if !slices.Contains(c.from, outreach.DraftState(d.From)) {

@@ -74,6 +74,10 @@ type DraftRow struct {
 // PlanInput is everything the planner reads about one thread, under the
 // thread's row lock, so that its decision and what it writes agree.
 type PlanInput struct {
+	// Now is the instant of the decision: the caller's now, or just after
+	// the thread's latest history event when that is later, so that what
+	// the decision records replays after everything it saw.
+	Now      time.Time
 	Thread   ThreadRow
 	Contact  outreach.Contact
 	Account  outreach.Account
@@ -157,19 +161,31 @@ func (s *Store) PlanThread(ctx context.Context, id int64, now time.Time, force b
 		if err != nil {
 			return err
 		}
-		if err := loadPlanInput(ctx, tx, &in); err != nil {
-			return err
-		}
-		out, err := plan(in)
-		if err != nil {
-			return err
-		}
-		// Everything is written at the decision's instant, also under
-		// `tick --now`: the history replays in the order it was decided.
-		res, err = applyPlan(ctx, tx, in, out, now.UTC().Truncate(time.Microsecond))
+		res, _, err = planLocked(ctx, tx, in, now, plan)
 		return err
 	})
 	return res, err
+}
+
+// planLocked decides a thread whose row this transaction has locked, and
+// writes the decision.
+func planLocked(ctx context.Context, tx *sqlx.Tx, in PlanInput, now time.Time,
+	plan func(PlanInput) (PlanOutcome, error)) (PlanResult, PlanOutcome, error) {
+	if err := loadPlanInput(ctx, tx, &in); err != nil {
+		return PlanResult{}, PlanOutcome{}, err
+	}
+	// Everything is decided and written at one instant, also under
+	// `tick --now`: the history replays in the order it was decided.
+	var err error
+	if in.Now, err = threadClock(ctx, tx, in.Thread.ID, now); err != nil {
+		return PlanResult{}, PlanOutcome{}, err
+	}
+	out, err := plan(in)
+	if err != nil {
+		return PlanResult{}, out, err
+	}
+	res, err := applyPlan(ctx, tx, in, out, in.Now)
+	return res, out, err
 }
 
 func loadPlanInput(ctx context.Context, tx *sqlx.Tx, in *PlanInput) error {
@@ -204,12 +220,30 @@ func loadPlanInput(ctx context.Context, tx *sqlx.Tx, in *PlanInput) error {
 		WHERE contact_id = $1 AND id <> $2 AND state = 'closed_no_response'`, t.ContactID, t.ID)
 }
 
+// threadClock is the instant to record a thread's next history event at:
+// now, or just after the thread's latest history event when that is later
+// (a frozen or simulated clock, `tick --now` in the future). The decision
+// rules replay a history in time order, so the order in which events were
+// recorded must be their time order.
+func threadClock(ctx context.Context, tx *sqlx.Tx, threadID int64, now time.Time) (time.Time, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	var last *time.Time
+	if err := tx.GetContext(ctx, &last, `SELECT max(at) FROM events WHERE thread_id = $1 AND type = ANY($2)`,
+		threadID, pq.Array(historyEventTypes)); err != nil {
+		return now, fmt.Errorf("thread %d clock: %w", threadID, err)
+	}
+	if last != nil && !now.After(*last) {
+		return last.UTC().Add(time.Microsecond), nil
+	}
+	return now, nil
+}
+
 // historyEventTypes are the events that are part of a thread's history.
 var historyEventTypes = []string{"draft_proposed", "draft_approved", "draft_rejected", "draft_expired",
-	"draft_superseded", "draft_sent", "user_pause", "user_resume", "user_close", "user_reopen"}
+	"draft_superseded", "draft_sent", "draft_edited", "user_pause", "user_resume", "user_close", "user_reopen"}
 
 func threadEvents(ctx context.Context, tx *sqlx.Tx, threadID int64) ([]Event, error) {
-	rows, err := tx.QueryxContext(ctx, `SELECT id, at, type, actor, coalesce(draft_id, 0), detail
+	rows, err := tx.QueryxContext(ctx, `SELECT id, at, type, actor, coalesce(draft_id, 0), from_state, detail
 		FROM events WHERE thread_id = $1 AND type = ANY($2) ORDER BY id`, threadID, pq.Array(historyEventTypes))
 	if err != nil {
 		return nil, fmt.Errorf("thread events: %w", err)
@@ -219,7 +253,7 @@ func threadEvents(ctx context.Context, tx *sqlx.Tx, threadID int64) ([]Event, er
 	for rows.Next() {
 		e := Event{ThreadID: threadID}
 		var detail []byte
-		if err := rows.Scan(&e.ID, &e.At, &e.Type, &e.Actor, &e.DraftID, &detail); err != nil {
+		if err := rows.Scan(&e.ID, &e.At, &e.Type, &e.Actor, &e.DraftID, &e.FromState, &detail); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(detail, &e.Detail); err != nil {
@@ -342,4 +376,17 @@ func endDrafts(ctx context.Context, tx *sqlx.Tx, threadID int64, from []string, 
 		}
 	}
 	return len(ended), nil
+}
+
+// LoadPlanInput reads what the planner would read about a thread, without
+// locking or deciding anything (for previews).
+func (s *Store) LoadPlanInput(ctx context.Context, threadID int64) (PlanInput, error) {
+	var in PlanInput
+	err := s.inTx(ctx, fmt.Sprintf("read thread %d", threadID), func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &in.Thread, `SELECT `+threadColumns+` FROM threads t WHERE t.id = $1`, threadID); err != nil {
+			return err
+		}
+		return loadPlanInput(ctx, tx, &in)
+	})
+	return in, err
 }

@@ -78,9 +78,12 @@ const (
 // for a pause, ends it (nil: until resumed).
 func (s *Store) RecordUserAction(ctx context.Context, threadID int64, a UserAction, until *time.Time, note string) error {
 	return s.inTx(ctx, fmt.Sprintf("thread %d: %s", threadID, a), func(tx *sqlx.Tx) error {
-		now := s.Now()
 		var contactID int64
 		if err := tx.GetContext(ctx, &contactID, `SELECT contact_id FROM threads WHERE id = $1 FOR UPDATE`, threadID); err != nil {
+			return err
+		}
+		now, err := threadClock(ctx, tx, threadID, s.Now())
+		if err != nil {
 			return err
 		}
 		detail := map[string]any{}
@@ -94,7 +97,7 @@ func (s *Store) RecordUserAction(ctx context.Context, threadID int64, a UserActi
 			ContactID: contactID, Detail: detail}); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE threads SET next_action = 'decide', next_action_at = $2 WHERE id = $1`,
+		_, err = tx.ExecContext(ctx, `UPDATE threads SET next_action = 'decide', next_action_at = $2 WHERE id = $1`,
 			threadID, now)
 		return err
 	})

@@ -111,7 +111,7 @@ PostgreSQL of its own (see "outreach db --help").`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.classifyCommand(),
 		a.syncCommand(), a.statusCommand(), a.explainCommand(), a.tickCommand(), a.agendaCommand(),
-		a.threadsCommand(),
+		a.threadsCommand(), a.draftsCommand(), a.templatesCommand(),
 		a.dbCommand())
 	markUsageErrors(root)
 	return root
