@@ -280,3 +280,36 @@ func (p *Planner) Review(ctx context.Context, draftID int64, action store.Review
 		return p.decide(in), nil
 	})
 }
+
+// Run plans until ctx ends: a pass at start, then whenever kick receives
+// (new mail was threaded, the applicant acted) and at least every interval
+// [1m]. A failed pass is logged and retried at the next turn; the planner
+// never stops on one.
+func (p *Planner) Run(ctx context.Context, interval time.Duration, kick <-chan struct{}, clock func() time.Time) error {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		sum, err := p.Tick(ctx, clock())
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			p.logger().Error("planning pass failed; trying again", "err", err, "in", interval)
+		case sum.Planned > 0:
+			p.logger().Info("planned", "threads", sum.Planned, "drafts_proposed", sum.Proposed,
+				"drafts_withdrawn", sum.Superseded, "drafts_expired", sum.Expired)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		case <-kick:
+		}
+	}
+}

@@ -505,3 +505,30 @@ func TestTransitionPath(t *testing.T) {
 		}
 	}
 }
+
+// The planner loop decides at start, and again when kicked.
+func TestPlannerRunLoop(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, professor)
+	ctx, cancel := context.WithCancel(context.Background())
+	kick := make(chan struct{})
+	done := make(chan error, 1)
+	w.clock.Set(day(7, 10))
+	go func() { done <- w.planner.Run(ctx, time.Hour, kick, w.clock.Now) }()
+	w.send(monday, professor, "orig@example.org", "Research opportunity") // threaded: due now
+	w.clock.Set(day(7, 10))
+	deadline := time.Now().Add(10 * time.Second)
+	for w.thread(professor).State != outreach.ThreadDraftProposed {
+		if time.Now().After(deadline) {
+			t.Fatalf("thread still %s after kicks", w.thread(professor).State)
+		}
+		select {
+		case kick <- struct{}{}:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run ended with %v", err)
+	}
+}
