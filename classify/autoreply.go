@@ -12,12 +12,12 @@ import (
 // person who writes "add me to your whitelist" stays human.
 var (
 	challengeHeaders = []string{"x-bluebottle-request", "x-boxbe-request", "x-spamarrest-challenge", "x-mib-challenge"}
-	challengeStrong  = []string{"boxbe", "spamarrest", "spam arrest", "mailinblack", "please confirm you are human",
+	challengeStrong  = newPhrases("boxbe", "spamarrest", "spam arrest", "mailinblack", "please confirm you are human",
 		"confirm that you are human", "confirm that you are a human", "prove you are human", "prove that you are human",
-		"challenge-response", "challenge/response", "this account is protected by", "click the link below to be added"}
-	challengeWeak = []string{"verify your message", "verify that you are", "verify your email", "verify your e-mail",
+		"challenge-response", "challenge/response", "this account is protected by", "click the link below to be added")
+	challengeWeak = newPhrases("verify your message", "verify that you are", "verify your email", "verify your e-mail",
 		"to ensure delivery of your email", "allowed list", "guest list", "approved senders", "whitelist",
-		"requires confirmation", "confirm your message", "confirm your email"}
+		"requires confirmation", "confirm your message", "confirm your email")
 )
 
 // challengeRule recognises challenge-response requests, even when they
@@ -29,18 +29,21 @@ func challengeRule(f *facts, r *Result) bool {
 			return setAutoReply(f, r, ReasonChallenge, outreach.Certain)
 		}
 	}
-	notice := f.lsubject + "\n" + f.lnotice
-	if phrase, ok := containsAny(notice, challengeStrong); ok {
-		r.because("challenge-response wording: %q", phrase)
+	found := challengeWording.find(f.lsubject, f.lnotice)
+	if i := found[0]; i < len(challengeStrong.list) {
+		r.because("challenge-response wording: %q", challengeStrong.list[i])
 		return setAutoReply(f, r, ReasonChallenge, outreach.Likely)
 	}
-	phrase, ok := containsAny(notice, challengeWeak)
-	if !ok || !f.looksMachineMade() {
+	i := found[1]
+	if i == len(challengeWeak.list) || !f.looksMachineMade() {
 		return false
 	}
-	r.because("challenge-response wording %q in machine mail", phrase)
+	r.because("challenge-response wording %q in machine mail", challengeWeak.list[i])
 	return setAutoReply(f, r, ReasonChallenge, outreach.Unsure)
 }
+
+// challengeWording searches both challenge lists in one pass.
+var challengeWording = newPhraseIndex(challengeStrong, challengeWeak)
 
 // looksMachineMade reports any header sign of automated mail.
 func (f *facts) looksMachineMade() bool {
@@ -53,25 +56,25 @@ func (f *facts) looksMachineMade() bool {
 // Auto-reply subjects in the languages Outlook, Exchange, Gmail, Apple
 // Mail, Zimbra and common webmails use. Strong ones are enough alone.
 var (
-	autoSubjectsStrong = []string{"automatic reply", "auto reply", "autoreply", "auto-reply", "automatic response",
+	autoSubjectsStrong = newPhrases("automatic reply", "auto reply", "autoreply", "auto-reply", "automatic response",
 		"auto response", "autoresponse", "autorespons", "auto-response", "out of office", "out of the office",
 		"abwesenheitsnotiz", "automatische antwort", "réponse automatique", "reponse automatique",
 		"respuesta automática", "respuesta automatica", "resposta automática", "resposta automatica",
 		"risposta automatica", "automatyczna odpowiedź", "automatyczna odpowiedz", "autosvar",
 		"automatisch antwoord", "automaattinen vastaus", "automatické odpověď", "自動応答", "自动回复",
 		"автоответ", "автоматический ответ", "out-of-office", "vacation reply", "fuera de la oficina",
-		"absence du bureau", "fuori sede"}
+		"absence du bureau", "fuori sede")
 	// Weak subjects also fit a person's own words: they need a header sign.
-	autoSubjectsWeak = []string{"abwesend", "im urlaub", "on vacation", "on leave", "away from the office",
-		"away from my desk", "away until", "ausente", "férias", "ferie", "absence", "absent", "vacation", "holiday"}
-	autoBodyPhrases = []string{"out of the office", "out of office", "i am away", "i'm away", "i am currently away",
+	autoSubjectsWeak = newPhrases("abwesend", "im urlaub", "on vacation", "on leave", "away from the office",
+		"away from my desk", "away until", "ausente", "férias", "ferie", "absence", "absent", "vacation", "holiday")
+	autoBodyPhrases = newPhrases("out of the office", "out of office", "i am away", "i'm away", "i am currently away",
 		"on vacation", "on holiday", "on leave", "annual leave", "parental leave", "maternity leave",
 		"limited access to email", "limited access to e-mail", "no access to email", "will respond",
 		"reply as soon as possible", "respond as soon as possible", "upon my return", "back in the office",
 		"thank you for your e-mail", "thank you for your email", "thank you for your message",
 		"this is an automatic", "this is an automated", "automatically generated", "auto-generated",
 		"abwesend", "nicht im büro", "im urlaub", "absent", "en congé", "de vacaciones", "fuera de la oficina",
-		"de férias", "ausente", "in ferie", "fuori ufficio", "no longer", "ticket"}
+		"de férias", "ausente", "in ferie", "fuori ufficio", "no longer", "ticket")
 )
 
 // autoReplyRule recognises RFC 3834 auto-replies and their vendor
@@ -176,39 +179,40 @@ func headerName(lower string) string {
 
 // Reason phrases, lower-case.
 var (
-	leftPhrases = []string{"no longer with", "no longer in use", "no longer monitored", "no longer active",
+	leftPhrases = newPhrases("no longer with", "no longer in use", "no longer monitored", "no longer active",
 		"no longer work", "no longer employed", "no longer at ", "no longer part of", "no longer valid",
 		"has left", "have left", "left the university", "left the company", "left the institut",
 		"zukünftig", "nicht mehr", "ne fait plus partie", "n'est plus", "ya no ", "não faz mais parte",
 		"não trabalha mais", "non fa più parte", "non è più", "new email address", "new e-mail address",
-		"new address", "neue adresse", "nouvelle adresse", "nueva dirección", "novo endereço", "nuovo indirizzo"}
-	ticketPhrases = []string{"ticket #", "ticket number", "ticket id", "ticket:", "[ticket", "ticket no",
+		"new address", "neue adresse", "nouvelle adresse", "nueva dirección", "novo endereço", "nuovo indirizzo")
+	ticketPhrases = newPhrases("ticket #", "ticket number", "ticket id", "ticket:", "[ticket", "ticket no",
 		"request #", "request number", "case number", "case #", "case id", "your request has been received",
 		"we have received your request", "we received your request", "support request", "helpdesk",
-		"help desk", "service desk", "reference number", "has been logged", "a support agent"}
-	vacationPhrases = []string{"out of office", "out of the office", "away", "vacation", "holiday", "leave",
+		"help desk", "service desk", "reference number", "has been logged", "a support agent")
+	vacationPhrases = newPhrases("out of office", "out of the office", "away", "vacation", "holiday", "leave",
 		"return", "back on", "back in", "abwesen", "urlaub", "nicht im büro", "congé", "absent", "vacances",
 		"vacaciones", "fuera de la oficina", "férias", "ausente", "ferie", "fuori ufficio", "fuori sede",
-		"travel", "conference", "limited access"}
+		"travel", "conference", "limited access")
 )
 
 // autoReplyReason picks challenge, left, ticket, vacation or other.
 func autoReplyReason(f *facts) string {
-	text := f.lsubject + "\n" + capString(f.ltext, 8<<10)
-	if _, ok := containsAny(text, challengeStrong); ok {
+	found := reasonWording.find(f.lsubject, capString(f.ltext, 8<<10))
+	switch {
+	case found[0] < len(challengeStrong.list):
 		return ReasonChallenge
-	}
-	if _, ok := containsAny(text, leftPhrases); ok {
+	case found[1] < len(leftPhrases.list):
 		return ReasonLeft
-	}
-	if _, ok := containsAny(text, ticketPhrases); ok {
+	case found[2] < len(ticketPhrases.list):
 		return ReasonTicket
-	}
-	if _, ok := containsAny(text, vacationPhrases); ok || strings.EqualFold(f.msg.header.get("x-apple-action"), "vacation") {
+	case found[3] < len(vacationPhrases.list) || strings.EqualFold(f.msg.header.get("x-apple-action"), "vacation"):
 		return ReasonVacation
 	}
 	return ReasonOther
 }
+
+// reasonWording searches the lists autoReplyReason reads in one pass.
+var reasonWording = newPhraseIndex(challengeStrong, leftPhrases, ticketPhrases, vacationPhrases)
 
 // setAutoReply fills r for an auto-reply with the given reason.
 func setAutoReply(f *facts, r *Result, reason string, conf outreach.Confidence) bool {
@@ -236,7 +240,7 @@ func setAutoReply(f *facts, r *Result, reason string, conf outreach.Confidence) 
 func newAddress(f *facts) string {
 	text := capString(f.ltext, 8<<10)
 	start := len(text)
-	for _, p := range leftPhrases {
+	for _, p := range leftPhrases.list {
 		if i := strings.Index(text, p); i >= 0 && i < start {
 			start = i
 		}

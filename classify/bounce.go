@@ -3,6 +3,7 @@ package classify
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	outreach "github.com/outreach/outreach"
 )
@@ -12,35 +13,35 @@ import (
 // mailbox_full for Sisimai, so mailbox_full is tried before user_unknown.
 type reasonPattern struct {
 	reason  string
-	phrases []string
+	phrases *phrases
 }
 
 var reasonPatterns = []reasonPattern{
-	{ReasonMailboxFull, []string{"mailbox full", "mailbox is full", "mailboxfull", "quota", "exceeds allowed size",
+	{ReasonMailboxFull, newPhrases("mailbox full", "mailbox is full", "mailboxfull", "quota", "exceeds allowed size",
 		"exceeded storage", "disk space", "mailbox size limit", "full mailbox", "insufficient storage",
-		"too many messages", "переполнен"}},
-	{ReasonTooLarge, []string{"message size", "too large", "size limit", "message too big", "exceeds the maximum size",
-		"mesgtoobig", "message length exceeds", "too big"}},
-	{ReasonSpam, []string{"spam", "bulk email", "junk mail", "content rejected", "message content"}},
-	{ReasonBlocked, []string{"blocked", "blacklist", "blocklist", "banned", "dnsbl", " rbl", "reputation",
+		"too many messages", "переполнен")},
+	{ReasonTooLarge, newPhrases("message size", "too large", "size limit", "message too big", "exceeds the maximum size",
+		"mesgtoobig", "message length exceeds", "too big")},
+	{ReasonSpam, newPhrases("spam", "bulk email", "junk mail", "content rejected", "message content")},
+	{ReasonBlocked, newPhrases("blocked", "blacklist", "blocklist", "banned", "dnsbl", " rbl", "reputation",
 		"smtp server of your isp", "dynamic ip", "client host rejected", "reverse dns", "ptr record",
-		"requireptr", "not accepting mail from"}},
-	{ReasonPolicy, []string{"dmarc", "spf ", "spf:", "dkim", "not authorized", "unauthorized", "policy",
+		"requireptr", "not accepting mail from")},
+	{ReasonPolicy, newPhrases("dmarc", "spf ", "spf:", "dkim", "not authorized", "unauthorized", "policy",
 		"send mail as", "relay access denied", "relaying denied", "not permitted", "not allowed to send",
-		"authentication"}},
-	{ReasonHostUnknown, []string{"host not found", "domain name not found", "dns error", "no such domain",
+		"authentication")},
+	{ReasonHostUnknown, newPhrases("host not found", "domain name not found", "dns error", "no such domain",
 		"host unknown", "unknown host", "domain not found", "name service error", "no mx", "mx record",
-		"nxdomain", "domain does not exist", "hostunknown", "unrouteable mail domain", "unroutable domain"}},
-	{ReasonUserUnknown, []string{"user unknown", "unknown user", "no such user", "unknown recipient",
+		"nxdomain", "domain does not exist", "hostunknown", "unrouteable mail domain", "unroutable domain")},
+	{ReasonUserUnknown, newPhrases("user unknown", "unknown user", "no such user", "unknown recipient",
 		"recipient not found", "recipientnotfound", "recipnotfound", "does not exist", "doesn't exist",
 		"not listed", "invalid recipient", "invalid address", "address rejected", "no account",
 		"unknown address", "not recognized", "address not found", "no mailbox", "mailbox unavailable",
 		"mailbox not found", "unknown e-mail address", "no longer on server", "destinataire invalide",
 		"user not found", "mailbox not available", "no such recipient", "not our customer",
-		"userunknown", "unrouteable address", "no such mailbox", "couldn't be found", "wasn't found"}},
-	{ReasonExpired, []string{"retry timeout exceeded", "retry time", "could not be delivered for",
+		"userunknown", "unrouteable address", "no such mailbox", "couldn't be found", "wasn't found")},
+	{ReasonExpired, newPhrases("retry timeout exceeded", "retry time", "could not be delivered for",
 		"cannot send message for", "delivery time expired", "message expired", "expired", "timed out",
-		"too many retries", "attempts", "lifetime", "queue too long"}},
+		"too many retries", "attempts", "lifetime", "queue too long")},
 }
 
 // reasonFromStatus maps RFC 3463 enhanced status codes to a reason.
@@ -116,24 +117,24 @@ func isPermanent(reason, status string, textHard bool) bool {
 // Plain-text bounce cues, lower-case.
 var (
 	daemonLocals  = []string{"mailer-daemon", "mailerdaemon", "postmaster", "mail-daemon", "mailer_daemon"}
-	daemonNames   = []string{"mail delivery", "mailer-daemon", "mailer daemon", "postmaster", "mail administrator"}
-	bounceSubject = []string{"undeliverable", "undelivered mail", "delivery status notification", "returned mail",
+	daemonNames   = newPhrases("mail delivery", "mailer-daemon", "mailer daemon", "postmaster", "mail administrator")
+	bounceSubject = newPhrases("undeliverable", "undelivered mail", "delivery status notification", "returned mail",
 		"mail delivery failed", "failure notice", "delivery failure", "non remis", "non recapitabile",
 		"unzustellbar", "nondeliverable", "delivery has failed", "mail system error", "mail delivery status",
 		"delivery notification", "could not send message", "delivery failed", "bounce notification",
 		"delayed mail", "недоставленное сообщение", "message delayed", "delivery problem", "returned to sender",
-		"warning: message", "mail could not be delivered", "delivery final failure", "nicht zustellbar"}
-	bounceBody = []string{"failed permanently", "could not be delivered", "did not reach the following recipient",
+		"warning: message", "mail could not be delivered", "delivery final failure", "nicht zustellbar")
+	bounceBody = newPhrases("failed permanently", "could not be delivered", "did not reach the following recipient",
 		"following recipient", "following address", "permanent error", "permanent failure", "user unknown",
 		"was not delivered", "delivery failed", "undeliverable", "message was rejected", "was rejected",
 		"unable to deliver", "could not deliver", "delivery to the following", "not yet been delivered",
 		"delivery has failed", "returned to sender", "mailbox is full", "mailbox full", "domain name not found",
 		"couldn't be delivered", "wasn't delivered", "message could not be sent", "recipient address rejected",
-		"not be delivered", "delivery attempts", "mail delivery software"}
-	delayCues = []string{"delayed", "delay)", "still being retried", "will retry", "not yet been delivered",
-		"could not send message for past", "will continue", "no action is required", "warning: message"}
-	hardCues = []string{"failed permanently", "permanent error", "permanent failure", "unrecoverable error",
-		"giving up", "will be deleted from queue", "has been returned"}
+		"not be delivered", "delivery attempts", "mail delivery software")
+	delayCues = newPhrases("delayed", "delay)", "still being retried", "will retry", "not yet been delivered",
+		"could not send message for past", "will continue", "no action is required", "warning: message")
+	hardCues = newPhrases("failed permanently", "permanent error", "permanent failure", "unrecoverable error",
+		"giving up", "will be deleted from queue", "has been returned")
 )
 
 // Returned-message markers: a plain-text bounce quotes the original after
@@ -141,7 +142,7 @@ var (
 // follows." or "--- Below this line is a copy of the message.", so
 // recipients are read from the notice before it.
 var (
-	markerWords   = []string{"original", "returned", "copy", "message", "headers", "below"}
+	markerWords   = newPhrases("original", "returned", "copy", "message", "headers", "below")
 	markerPhrases = []string{"original message", "a copy of the", "below is a copy", "bounced e-mail",
 		"undelivered message", "headers of the original", "message headers follow", "returned mail follows"}
 )
@@ -154,12 +155,42 @@ func markerIndex(text string) int {
 		if end < 0 {
 			end = len(text) - off
 		}
-		if isMarkerLine(strings.ToLower(strings.TrimLeft(text[off:off+end], " \t>"))) {
+		line := strings.TrimLeft(text[off:off+end], " \t>")
+		if mayBeMarker(line) && isMarkerLine(strings.ToLower(line)) {
 			return off
 		}
 		off += end + 1
 	}
 	return -1
+}
+
+// markerInitial has the first byte of every marker line, lower-cased:
+// the separators and the first letters of markerPhrases.
+var markerInitial = func() (set [256]bool) {
+	for _, c := range []byte("-=_*") {
+		set[c] = true
+	}
+	for _, p := range markerPhrases {
+		set[p[0]] = true
+	}
+	return set
+}()
+
+// mayBeMarker rules out, without lower-casing it, a line whose first byte
+// starts no marker. A first byte outside ASCII may lower-case to ASCII
+// (the Kelvin sign to "k"), so such a line is always looked at.
+func mayBeMarker(line string) bool {
+	if line == "" {
+		return false
+	}
+	c := line[0]
+	if c >= utf8.RuneSelf {
+		return true
+	}
+	if 'A' <= c && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return markerInitial[c]
 }
 
 func isMarkerLine(l string) bool {
@@ -180,8 +211,8 @@ func isMarkerLine(l string) bool {
 
 // Mailing-list managers that refuse a post from a non-member reply with a
 // notice that is a rejection of our mail (Sisimai: "rejected").
-var listRejectPhrases = []string{"not a member", "are not member", "non-member", "nonmember", "only members",
-	"members only", "not allowed to post", "post by non-member"}
+var listRejectPhrases = newPhrases("not a member", "are not member", "non-member", "nonmember", "only members",
+	"members only", "not allowed to post", "post by non-member")
 
 // listRejection reports a list server's refusal of a post.
 func listRejection(f *facts) (string, bool) {
@@ -190,7 +221,7 @@ func listRejection(f *facts) (string, bool) {
 		h.has("x-mailman-version")) {
 		return "", false
 	}
-	return containsAny(f.lsubject+"\n"+capString(f.ltext, 4<<10), listRejectPhrases)
+	return listRejectPhrases.first(f.lsubject, capString(f.ltext, 4<<10))
 }
 
 // plainBounceRule recognises bounces without a delivery-status part: a
@@ -241,7 +272,7 @@ func plainBounceSignals(f *facts) ([]string, bool) {
 	if bodyOK {
 		sig = append(sig, "bounce wording in body: \""+body+"\"")
 	}
-	if smtpCodeRe.MatchString(f.text) && (daemon || subjOK) {
+	if (daemon || subjOK) && smtpCodeRe.MatchString(f.text) {
 		sig = append(sig, "SMTP reply code in body")
 		bodyOK = true
 	}

@@ -144,13 +144,3 @@ func parseDate(v string) (time.Time, bool) {
 }
 
 var looseDateRe = regexp.MustCompile(`(?i)\b(\d{1,2})\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+(\d{4})\b`)
-
-// containsAny reports whether s contains one of the phrases, and which.
-func containsAny(s string, phrases []string) (string, bool) {
-	for _, p := range phrases {
-		if strings.Contains(s, p) {
-			return p, true
-		}
-	}
-	return "", false
-}

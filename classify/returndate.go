@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -49,7 +50,9 @@ func returnDate(f *facts) (*Date, string) {
 	}
 	text := normalizeDateText(f.lsubject + "\n" + capString(f.ltext, 8<<10))
 	sent := dateOf(f.date)
-	order := numericOrder(f, text)
+	// The numeric order reads the whole text: only a numeric date with a
+	// cue before it needs it.
+	order := sync.OnceValue(func() []string { return numericOrder(f, text) })
 	var best *candidate
 	matches := findDates(text)
 	for i, m := range matches {
@@ -93,7 +96,7 @@ func normalizeDateText(s string) string {
 }
 
 // judge resolves one date match and reads the cue before it.
-func judge(text string, all []dateMatch, i int, m dateMatch, sent Date, order []string) (candidate, bool) {
+func judge(text string, all []dateMatch, i int, m dateMatch, sent Date, order func() []string) (candidate, bool) {
 	cue, why := cueBefore(text, all, i)
 	if m.isRange && cue < cueUntil {
 		cue, why = cueRange, "a date range"
@@ -139,7 +142,22 @@ var (
 	dmyRe = regexp.MustCompile(`\b(\d{1,2})` + ordSuffix + `(?:` + rangeSep + `(\d{1,2})` + ordSuffix + `)?\s*(?:of\s+|de\s+)?(` + monthAlt + `)\b\.?` + yearPart)
 	// "05/07/2010", "15.08.", "2024-08-15", "15/8"
 	numRe = regexp.MustCompile(`\b(\d{1,4})([./-])(\d{1,2})(?:([./-])(\d{2,4}))?(\.?)`)
+
+	// The same patterns anchored, run only where a match can start (see
+	// findAllAt): Go's regexp has no DFA, and scanning a whole auto-reply
+	// with the month alternation on its NFA cost about a millisecond.
+	mdyAt = anchored(mdyRe)
+	dmyAt = anchored(dmyRe)
+	numAt = anchored(numRe)
 )
+
+// maxDateMatches bounds the matches read per pattern.
+const maxDateMatches = 50
+
+// anchored returns re matching only at the start of its input.
+func anchored(re *regexp.Regexp) *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` + re.String() + `)`)
+}
 
 func monthAlternation() string {
 	names := make([]string, 0, len(monthNames))
@@ -154,14 +172,15 @@ func monthAlternation() string {
 
 // findDates returns the non-overlapping date expressions in text, in order.
 func findDates(text string) []dateMatch {
+	months, numbers := dateStarts(text)
 	var ms []dateMatch
-	for _, loc := range mdyRe.FindAllStringSubmatchIndex(text, 50) {
+	for _, loc := range findAllAt(text, mdyAt, months) {
 		ms = append(ms, namedMatch(text, loc, 1, 2, 3, 4))
 	}
-	for _, loc := range dmyRe.FindAllStringSubmatchIndex(text, 50) {
+	for _, loc := range findAllAt(text, dmyAt, numbers) {
 		ms = append(ms, namedMatch(text, loc, 3, 1, 2, 4))
 	}
-	for _, loc := range numRe.FindAllStringSubmatchIndex(text, 50) {
+	for _, loc := range findAllAt(text, numAt, numbers) {
 		if m, ok := numericMatch(text, loc); ok {
 			ms = append(ms, m)
 		}
@@ -178,6 +197,89 @@ func findDates(text string) []dateMatch {
 	}
 	return out
 }
+
+// findAllAt returns what the unanchored pattern's
+// FindAllStringSubmatchIndex(text, maxDateMatches) returns, given at, the
+// pattern anchored, and starts, in order, every position where a match of
+// the pattern can start. Matches are found left to right without overlap,
+// and the leftmost-first match starting at a position is the same whether
+// the search was anchored there or not, so running at only there finds the
+// same matches. The patterns' leading \b was checked at each start, in the
+// whole text (dateStarts).
+func findAllAt(text string, at *regexp.Regexp, starts []int) [][]int {
+	var out [][]int
+	end := 0
+	for _, i := range starts {
+		if i < end {
+			continue // inside the previous match
+		}
+		loc := at.FindStringSubmatchIndex(text[i:])
+		if loc == nil {
+			continue
+		}
+		for k := range loc {
+			if loc[k] >= 0 {
+				loc[k] += i
+			}
+		}
+		if out = append(out, loc); len(out) == maxDateMatches {
+			break
+		}
+		end = loc[1]
+	}
+	return out
+}
+
+// dateStarts returns, in one pass, where the date patterns can match: at a
+// word start (\b: the byte before is not an ASCII letter, digit or _, as in
+// RE2), months where mdyRe can start (a month name followed by "." or
+// white space: \s is space, \t, \n, \f, \r; no month name holds those, so
+// the name is everything up to the first of them), numbers where dmyRe and
+// numRe can (a digit).
+func dateStarts(text string) (months, numbers []int) {
+	prevWord := false
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		word := isWordByte(c)
+		if word && !prevWord {
+			switch {
+			case isDigit(c):
+				numbers = append(numbers, i)
+			case monthInitial[c] && monthAt(text, i):
+				months = append(months, i)
+			}
+		}
+		prevWord = word
+	}
+	return months, numbers
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// monthAt reports a month name at text[i:] followed by "." or white space.
+func monthAt(text string, i int) bool {
+	for n := 1; n <= maxMonthName && i+n < len(text); n++ {
+		switch text[i+n] {
+		case '.', ' ', '\t', '\n', '\f', '\r':
+			_, ok := monthNames[text[i:i+n]]
+			return ok
+		}
+	}
+	return false
+}
+
+// maxMonthName is the longest month name in bytes ("septiembre").
+const maxMonthName = 10
+
+// monthInitial has the first byte of every month name.
+var monthInitial = func() (set [256]bool) {
+	for name := range monthNames {
+		set[name[0]] = true
+	}
+	return set
+}()
 
 // namedMatch builds a match from a month-name pattern's groups.
 func namedMatch(text string, loc []int, gMonth, gDay, gEnd, gYear int) dateMatch {
@@ -236,11 +338,11 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // resolveMatch turns a match into a date on or after sent, trying the
 // numeric orders in turn. A date without a year is the next such day.
-func resolveMatch(m dateMatch, sent Date, order []string) (Date, bool) {
+func resolveMatch(m dateMatch, sent Date, order func() []string) (Date, bool) {
 	if m.month != 0 || m.ymd {
 		return resolveDay(m.day, m.month, m.year, sent)
 	}
-	for _, o := range order {
+	for _, o := range order() {
 		day, month := m.a, m.b
 		if o == "mdy" {
 			day, month = m.b, m.a

@@ -82,9 +82,31 @@ func history(in store.PlanInput) []rules.HistoryItem {
 		}
 		out = append(out, it)
 	}
+	copies := sentCopies(in)
 	for _, e := range in.Events {
+		if e.Type == "draft_sent" && copies[e.DraftID] {
+			continue // its copy in Sent is the follow-up already: count it once
+		}
 		if it, ok := eventItem(e); ok {
 			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// sentCopies are the drafts whose copy in Sent (or another mailbox) is one
+// of the thread's messages, by Message-ID.
+func sentCopies(in store.PlanInput) map[int64]bool {
+	seen := map[string]bool{}
+	for _, m := range in.Messages {
+		if m.Direction == outreach.Outbound && m.MessageID != "" {
+			seen[m.MessageID] = true
+		}
+	}
+	out := map[int64]bool{}
+	for _, d := range in.Drafts {
+		if seen[d.MessageID] {
+			out[d.ID] = true
 		}
 	}
 	return out
@@ -128,6 +150,7 @@ var eventKinds = map[string]rules.HistoryKind{
 	"draft_superseded": rules.HistoryDraftSuperseded, "draft_sent": rules.HistoryFollowUpSent,
 	"user_pause": rules.HistoryUserPause, "user_resume": rules.HistoryUserResume,
 	"user_close": rules.HistoryUserClose, "user_reopen": rules.HistoryUserReopen,
+	"draft_failed": rules.HistorySendTrouble, "draft_review": rules.HistorySendTrouble,
 }
 
 func eventItem(e store.Event) (rules.HistoryItem, bool) {
@@ -143,6 +166,9 @@ func eventItem(e store.Event) (rules.HistoryItem, bool) {
 	it := rules.HistoryItem{At: e.At, Kind: k}
 	if k == rules.HistoryDraftRejected && e.Detail["redraft"] == true {
 		it.Kind = rules.HistoryDraftRedraft
+	}
+	if k == rules.HistorySendTrouble {
+		it.Reason = strings.TrimPrefix(e.Type, "draft_") // failed or review
 	}
 	if s, ok := e.Detail["until"].(string); ok {
 		if until, err := time.Parse(time.RFC3339, s); err == nil {

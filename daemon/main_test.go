@@ -19,7 +19,7 @@ const (
 )
 
 // startDovecot runs a throwaway Dovecot for one test.
-func startDovecot(t *testing.T) *dovecot.Server {
+func startDovecot(t testing.TB) *dovecot.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -32,7 +32,7 @@ func startDovecot(t *testing.T) *dovecot.Server {
 }
 
 // newAccount records the account and a contact, and returns the daemon's view.
-func newAccount(t *testing.T, st *store.Store, host string, port int) Account {
+func newAccount(t testing.TB, st *store.Store, host string, port int) Account {
 	t.Helper()
 	ctx := context.Background()
 	id, err := st.EnsureAccount(ctx, outreach.Account{Name: "main", Email: applicant, Timezone: "UTC"})

@@ -163,7 +163,7 @@ func (p *Planner) decide(in store.PlanInput) store.PlanOutcome {
 		draft, err := p.compose(in)
 		if err != nil {
 			out.DraftError = err.Error()
-			d.Rule = "draft_failed"
+			d.Rule = "draft_not_written"
 			d.Evidence = "the follow-up draft could not be written: " + err.Error()
 			retry := now.Add(p.retryDraft())
 			d.NextAction, d.NextActionAt = rules.ActionProposeFollowUp, &retry
@@ -295,6 +295,10 @@ func (p *Planner) Run(ctx context.Context, interval time.Duration, kick <-chan s
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		// Synced mail is threaded first, so the pass sees it.
+		if _, err := AttachPending(ctx, p.Store); err != nil && ctx.Err() == nil {
+			p.logger().Error("threading new mail failed; trying again", "err", err, "in", interval)
+		}
 		sum, err := p.Tick(ctx, clock())
 		switch {
 		case ctx.Err() != nil:

@@ -346,11 +346,11 @@ func TestPlannerDraftErrorIsRecordedAndRetried(t *testing.T) {
 	w.send(monday, professor, "orig@example.org", "Research opportunity")
 	w.tick(day(7, 10))
 	th := w.wantState(professor, outreach.ThreadFollowUpDue)
-	if th.DecisionRule != "draft_failed" || th.NextActionAt == nil || !th.NextActionAt.After(day(7, 10)) {
+	if th.DecisionRule != "draft_not_written" || th.NextActionAt == nil || !th.NextActionAt.After(day(7, 10)) {
 		t.Fatalf("after a failed draft: rule %q, next %v", th.DecisionRule, th.NextActionAt)
 	}
 	w.tick(day(7, 12))
-	if n := w.events(th.ID, "draft_failed"); n != 1 {
+	if n := w.events(th.ID, "draft_not_written"); n != 1 {
 		t.Fatalf("%d draft_failed events, want 1", n)
 	}
 	w.composeFails = nil
@@ -531,4 +531,21 @@ func TestPlannerRunLoop(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run ended with %v", err)
 	}
+}
+
+// A first sync stores INBOX before Sent: the reply is threaded anyway once
+// our email starts its thread, so no follow-up is proposed to someone who
+// answered. The same for a bounce, found by the Message-ID it reports on.
+func TestReplySyncedBeforeOurEmail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, professor, "gone@med.example.edu")
+	w.receive(day(2, 9), professor, "early-reply@med.example.edu", outreach.MessageHuman,
+		`{"kind":"human","confidence":"certain"}`, "orig@example.org")
+	w.receive(day(0, 10), "mailer-daemon@relay.example.net", "dsn@relay.example.net", outreach.MessageBounce,
+		`{"kind":"bounce","permanent":true,"failed_recipients":["gone@med.example.edu"],"confidence":"certain","refers_to":["orig2@example.org"]}`)
+	w.send(monday, professor, "orig@example.org", "Research opportunity")
+	w.send(monday, "gone@med.example.edu", "orig2@example.org", "Research opportunity")
+	w.tick(day(8, 10))
+	w.wantState(professor, outreach.ThreadReplied)
+	w.wantState("gone@med.example.edu", outreach.ThreadBounced)
 }

@@ -67,9 +67,12 @@ func TestApprovalIsOfOneVersion(t *testing.T) {
 // the draft never ends approved at a version that was not approved.
 func TestApprovalAndEditRace(t *testing.T) {
 	t.Parallel()
+	var contacts []string
 	for round := range 20 {
-		contact := fmt.Sprintf("race%d@med.example.edu", round)
-		w := newWorld(t, contact)
+		contacts = append(contacts, fmt.Sprintf("race%d@med.example.edu", round))
+	}
+	w := newWorld(t, contacts...)
+	for round, contact := range contacts {
 		_, id := w.proposed(contact)
 		w.clock.Set(day(7, 11))
 		var wg sync.WaitGroup

@@ -5,15 +5,11 @@
 package daemon
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/textproto"
-	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -72,7 +68,13 @@ type MailboxSummary struct {
 // is marked degraded with the reason when the pass fails, and ok when it
 // succeeds.
 func (s *Syncer) SyncOnce(ctx context.Context, acct Account) (PassSummary, error) {
-	conn, err := imapsync.Dial(ctx, acct.IMAP)
+	return s.SyncDialed(ctx, acct, StartDial(ctx, acct.IMAP))
+}
+
+// SyncDialed is SyncOnce on a connection that d is opening, which the
+// caller may have started before it had the account's row (see StartDial).
+func (s *Syncer) SyncDialed(ctx context.Context, acct Account, d *Dialing) (PassSummary, error) {
+	conn, err := d.Wait()
 	if err != nil {
 		return PassSummary{Account: acct.Name}, s.fail(ctx, acct, 0, fmt.Errorf("connect to %s:%d: %w", acct.IMAP.Host, acct.IMAP.Port, err))
 	}
@@ -82,65 +84,154 @@ func (s *Syncer) SyncOnce(ctx context.Context, acct Account) (PassSummary, error
 
 // Pass runs one pass on an open connection. only, when non-empty, limits it
 // to those roles ("inbox", "sent").
+//
+// One STATUS per mailbox, pipelined, tells which mailboxes changed; only
+// those are selected and synced, and the others are recorded as passed in
+// one statement at the end. Batches are stored by a batchWriter, each
+// overlapping the fetch of the next.
 func (s *Syncer) Pass(ctx context.Context, conn *imapsync.Conn, acct Account, only []imapsync.Role) (PassSummary, error) {
 	start := time.Now()
-	sum := PassSummary{Account: acct.Name}
-	boxes, err := conn.Discover(ctx, acct.Extra)
+	p := &pass{s: s, acct: acct, writer: newBatchWriter(), sum: PassSummary{Account: acct.Name}}
+	err := p.run(ctx, conn, only) // returns with no batch in flight
+	sum := p.summary()
 	if err != nil {
-		return sum, s.fail(ctx, acct, 0, fmt.Errorf("list mailboxes: %w", err))
-	}
-	for _, mb := range boxes {
-		if len(only) > 0 && !containsRole(only, mb.Role) {
-			continue
-		}
-		ms, err := s.syncMailbox(ctx, conn, acct, mb, &sum)
-		sum.Mailboxes = append(sum.Mailboxes, ms)
-		if err != nil {
-			return sum, err
-		}
-	}
-	sum.Duration = time.Since(start)
-	if err := s.Store.SetAccountHealth(ctx, acct.ID, ""); err != nil {
 		return sum, err
 	}
+	sum.Duration = time.Since(start)
 	return sum, nil
 }
 
-func containsRole(roles []imapsync.Role, r imapsync.Role) bool {
-	for _, x := range roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
+// pass is one Pass over an account's mailboxes. Its summaries are updated
+// by the batches' store functions, one at a time, and read once the writer
+// is idle.
+type pass struct {
+	s         *Syncer
+	acct      Account
+	writer    *batchWriter
+	sum       PassSummary
+	boxes     []*MailboxSummary
+	unchanged []int64 // rows of the mailboxes whose STATUS matched their cursor
 }
 
-func (s *Syncer) syncMailbox(ctx context.Context, conn *imapsync.Conn, acct Account, mb imapsync.Mailbox, sum *PassSummary) (MailboxSummary, error) {
-	ms := MailboxSummary{Name: mb.Name, Role: string(mb.Role)}
-	row, err := s.Store.EnsureMailbox(ctx, acct.ID, mb.Name, string(mb.Role))
+func (p *pass) run(ctx context.Context, conn *imapsync.Conn, only []imapsync.Role) error {
+	held := p.s.heldMailboxes(ctx, p.acct.ID) // read while the server answers LIST and STATUS
+	boxes, statuses, err := conn.Survey(ctx, p.acct.Extra, only)
+	h := <-held
 	if err != nil {
-		return ms, err
+		return p.s.fail(ctx, p.acct, 0, fmt.Errorf("list mailboxes: %w", err))
 	}
-	opts := imapsync.SyncOptions{BatchSize: s.BatchSize, Relevant: s.relevance(acct)}
-	emit := func(b imapsync.Batch) error {
-		res, err := s.Store.SaveSyncBatch(ctx, toStoreBatch(row.ID, acct, b))
-		if err != nil {
+	if h.err != nil {
+		return h.err
+	}
+	rows, err := p.s.mailboxRows(ctx, p.acct.ID, boxes, h.rows)
+	if err != nil {
+		return err
+	}
+	for i, mb := range boxes {
+		ms := &MailboxSummary{Name: mb.Name, Role: string(mb.Role)}
+		p.boxes = append(p.boxes, ms)
+		if conn.Unchanged(toSyncCursor(rows[i].Cursor), statuses[i]) {
+			p.unchanged = append(p.unchanged, rows[i].ID)
+			continue
+		}
+		if err := p.syncMailbox(ctx, conn, mb, rows[i], ms); err != nil {
 			return err
 		}
-		ms.Stored += len(res.Inserted)
-		ms.Expunged += res.Expunged
-		ms.Reset = ms.Reset || b.Reset
-		sum.Stored += len(res.Inserted)
-		if s.Progress != nil {
-			s.Progress(Progress{Account: acct.Name, Mailbox: mb.Name, Stored: sum.Stored,
-				HighestUID: b.Cursor.HighestUID, UIDNext: b.Cursor.UIDNext})
+	}
+	if err := p.writer.wait(); err != nil {
+		return p.s.fail(ctx, p.acct, p.writer.failed, err)
+	}
+	return p.s.Store.MarkPassed(ctx, p.acct.ID, p.unchanged)
+}
+
+// summary is the pass's summary with its mailboxes, in the order synced.
+func (p *pass) summary() PassSummary {
+	sum := p.sum
+	for _, ms := range p.boxes {
+		sum.Mailboxes = append(sum.Mailboxes, *ms)
+	}
+	return sum
+}
+
+// heldRows are the account's mailbox rows, or why they could not be read.
+type heldRows struct {
+	rows []store.Mailbox
+	err  error
+}
+
+// heldMailboxes reads the account's mailbox rows, in one query, on a
+// goroutine of its own.
+func (s *Syncer) heldMailboxes(ctx context.Context, accountID int64) <-chan heldRows {
+	out := make(chan heldRows, 1)
+	go func() {
+		rows, err := s.Store.Mailboxes(ctx, accountID)
+		out <- heldRows{rows, err}
+	}()
+	return out
+}
+
+// mailboxRows returns the stored row of each mailbox, from held; a mailbox
+// seen for the first time or in a new role goes through EnsureMailbox,
+// which records it.
+func (s *Syncer) mailboxRows(ctx context.Context, accountID int64, boxes []imapsync.Mailbox, held []store.Mailbox) ([]store.Mailbox, error) {
+	var err error
+	byName := make(map[string]store.Mailbox, len(held))
+	for _, row := range held {
+		byName[row.Name] = row
+	}
+	rows := make([]store.Mailbox, len(boxes))
+	for i, mb := range boxes {
+		row, ok := byName[mb.Name]
+		if !ok || row.Role != string(mb.Role) {
+			if row, err = s.Store.EnsureMailbox(ctx, accountID, mb.Name, string(mb.Role)); err != nil {
+				return nil, err
+			}
 		}
+		rows[i] = row
+	}
+	return rows, nil
+}
+
+// syncMailbox runs Sync on one mailbox, handing each batch to the writer.
+// On failure it waits for the batch in flight, so that the mailbox is
+// marked degraded after its last write.
+func (p *pass) syncMailbox(ctx context.Context, conn *imapsync.Conn, mb imapsync.Mailbox, row store.Mailbox, ms *MailboxSummary) error {
+	opts := imapsync.SyncOptions{BatchSize: p.s.BatchSize, Relevant: p.s.relevance(p.writer)}
+	emit := func(b imapsync.Batch) error {
+		// Classified here, while the writer stores the batch before.
+		sb := toStoreBatch(row.ID, p.acct, b)
+		return p.writer.submit(row.ID, batchMessageIDs(b.Messages), func() error { return p.store(ctx, mb, sb, b, ms) })
+	}
+	_, err := conn.Sync(ctx, mb.Name, toSyncCursor(row.Cursor), opts, emit)
+	if err == nil {
 		return nil
 	}
-	if _, err := conn.Sync(ctx, mb.Name, toSyncCursor(row.Cursor), opts, emit); err != nil {
-		return ms, s.fail(ctx, acct, row.ID, fmt.Errorf("sync %s: %w", mb.Name, err))
+	failed := row.ID
+	if werr := p.writer.wait(); werr != nil {
+		failed = p.writer.failed
+		if !errors.Is(err, werr) {
+			err = errors.Join(err, werr)
+		}
 	}
-	return ms, nil
+	return p.s.fail(ctx, p.acct, failed, fmt.Errorf("sync %s: %w", mb.Name, err))
+}
+
+// store stores one batch with its cursor (on the writer's goroutine), then
+// updates the summaries and reports progress.
+func (p *pass) store(ctx context.Context, mb imapsync.Mailbox, sb store.SyncBatch, b imapsync.Batch, ms *MailboxSummary) error {
+	res, err := p.s.Store.SaveSyncBatch(ctx, sb)
+	if err != nil {
+		return err
+	}
+	ms.Stored += res.Inserted
+	ms.Expunged += res.Expunged
+	ms.Reset = ms.Reset || b.Reset
+	p.sum.Stored += res.Inserted
+	if p.s.Progress != nil {
+		p.s.Progress(Progress{Account: p.acct.Name, Mailbox: mb.Name, Stored: p.sum.Stored,
+			HighestUID: b.Cursor.HighestUID, UIDNext: b.Cursor.UIDNext})
+	}
+	return nil
 }
 
 // fail records why an account (and mailbox) is degraded and returns err.
@@ -210,74 +301,6 @@ func uidRanges(set *imap.UIDSet) [][2]uint32 {
 		out = append(out, [2]uint32{uint32(r.Start), uint32(stop)})
 	}
 	return out
-}
-
-// relevance decides which messages get their skeleton fetched: from or to
-// a contact, referring to a Message-ID we hold, automatic or report-shaped,
-// or from a mailer-daemon.
-func (s *Syncer) relevance(acct Account) imapsync.Relevant {
-	return func(ctx context.Context, msgs []*imapsync.Message) ([]bool, error) {
-		var addrs, ids []string
-		for _, m := range msgs {
-			addrs = append(addrs, m.From)
-			addrs = append(addrs, m.To...)
-			addrs = append(addrs, m.Cc...)
-			ids = append(ids, m.InReplyTo...)
-			ids = append(ids, m.References...)
-		}
-		known, err := s.Store.KnownAddresses(ctx, addrs)
-		if err != nil {
-			return nil, err
-		}
-		refs, err := s.Store.KnownMessageIDs(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]bool, len(msgs))
-		for i, m := range msgs {
-			out[i] = anyIn(known, append(append([]string{m.From}, m.To...), m.Cc...)) ||
-				anyIn(refs, append(append([]string(nil), m.InReplyTo...), m.References...)) ||
-				automatic(m)
-		}
-		return out, nil
-	}
-}
-
-func anyIn(set map[string]bool, list []string) bool {
-	for _, x := range list {
-		if set[x] {
-			return true
-		}
-	}
-	return false
-}
-
-// automatic reports whether a header looks machine-made: an auto-reply
-// (RFC 3834), a report (RFC 6522), a bounce's tell-tales, or a mailer-daemon.
-func automatic(m *imapsync.Message) bool {
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(m.Header))).ReadMIMEHeader()
-	if err != nil && len(h) == 0 {
-		return true // unreadable: let classification look at the skeleton
-	}
-	local := strings.ToLower(m.From)
-	if i := strings.IndexByte(local, '@'); i >= 0 {
-		local = local[:i]
-	}
-	switch {
-	case local == "mailer-daemon" || local == "postmaster":
-		return true
-	case h.Get("Auto-Submitted") != "" && !strings.EqualFold(strings.TrimSpace(h.Get("Auto-Submitted")), "no"):
-		return true
-	case h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != "" || h.Get("X-Failed-Recipients") != "":
-		return true
-	case h.Get("X-Auto-Response-Suppress") != "" && h.Get("X-MS-Exchange-Inbox-Rules-Loop") != "":
-		return true
-	case strings.Contains(strings.ToLower(h.Get("Content-Type")), "multipart/report"):
-		return true
-	case strings.TrimSpace(h.Get("Return-Path")) == "<>":
-		return true
-	}
-	return false
 }
 
 // classified converts a fetched message, classifying it when its skeleton

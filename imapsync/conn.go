@@ -314,6 +314,14 @@ func withTimeout(ctx context.Context, d time.Duration, closer io.Closer, what st
 		}
 		return nil
 	case <-ctx.Done():
+		// Let the command in flight finish (its deadline still holds): a
+		// shutdown then leaves nothing half read, and go-imap v2 beta.8
+		// races when a connection is closed while a FETCH literal is read.
+		select {
+		case <-done:
+			return fmt.Errorf("imapsync: %s: %w", what, ctx.Err())
+		case <-t.C:
+		}
 		closer.Close()
 		<-done
 		return fmt.Errorf("imapsync: %s: %w", what, ctx.Err())

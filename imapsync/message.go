@@ -82,16 +82,19 @@ func (m *Message) parseHeader() {
 }
 
 // splitHeader unfolds an RFC 5322 section 2.2 header block into fields.
+// Lines end in LF or CRLF; the values are substrings of one copy of h.
 func splitHeader(h []byte) ([]headerField, []string) {
-	var (
-		fields   []headerField
-		problems []string
-	)
-	lines := strings.Split(strings.ReplaceAll(string(h), "\r\n", "\n"), "\n")
-	for i, line := range lines {
+	var problems []string
+	fields := make([]headerField, 0, len(HeaderFields))
+	for rest := string(h); ; {
+		line, more, found := strings.Cut(rest, "\n")
+		if found {
+			line = strings.TrimSuffix(line, "\r")
+		}
+		rest = more
 		switch {
 		case line == "":
-			if strings.TrimSpace(strings.Join(lines[i:], "")) != "" {
+			if strings.TrimSpace(rest) != "" {
 				problems = append(problems, "header: blank line inside the header")
 			}
 			return fields, problems
@@ -110,7 +113,6 @@ func splitHeader(h []byte) ([]headerField, []string) {
 			fields = append(fields, headerField{key: k, value: strings.TrimSpace(v)})
 		}
 	}
-	return fields, problems
 }
 
 // values returns every value of the field named k (case-insensitive).

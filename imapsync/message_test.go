@@ -1,11 +1,14 @@
 package imapsync
 
 import (
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"pgregory.net/rapid"
 )
 
 // TestParseHeader covers the lenient RFC 5322 / RFC 2047 header parsing.
@@ -134,4 +137,51 @@ func TestCountUpTo(t *testing.T) {
 			t.Errorf("countUpTo(%v, %d) = %d, want %d", tt.set, tt.limit, got, tt.want)
 		}
 	}
+}
+
+// referenceSplitHeader is splitHeader written plainly: every line, CRLF
+// made LF first.
+func referenceSplitHeader(h []byte) ([]headerField, []string) {
+	var (
+		fields   []headerField
+		problems []string
+	)
+	lines := strings.Split(strings.ReplaceAll(string(h), "\r\n", "\n"), "\n")
+	for i, line := range lines {
+		switch {
+		case line == "":
+			if strings.TrimSpace(strings.Join(lines[i:], "")) != "" {
+				problems = append(problems, "header: blank line inside the header")
+			}
+			return fields, problems
+		case line[0] == ' ' || line[0] == '\t':
+			if len(fields) == 0 {
+				problems = append(problems, "header: continuation line before any field")
+				continue
+			}
+			fields[len(fields)-1].value += " " + strings.TrimSpace(line)
+		default:
+			k, v, ok := strings.Cut(line, ":")
+			if !ok || k == "" || strings.ContainsAny(k, " \t") {
+				problems = append(problems, fmt.Sprintf("header: malformed line %q", truncate(line, 60)))
+				continue
+			}
+			fields = append(fields, headerField{key: k, value: strings.TrimSpace(v)})
+		}
+	}
+	return fields, problems
+}
+
+func TestSplitHeaderMatchesTheReference(t *testing.T) {
+	pieces := []string{"Subject: a", "From: b <b@x>", "\r\n", "\n", "\r", " ", "\t", "cont", ":", "x y: z",
+		"\u00e9", "\xff", "To:", ""}
+	rapid.Check(t, func(t *rapid.T) {
+		h := []byte(strings.Join(rapid.SliceOf(rapid.SampledFrom(pieces)).Draw(t, "pieces"), ""))
+		gotF, gotP := splitHeader(h)
+		wantF, wantP := referenceSplitHeader(h)
+		if len(gotF) != len(wantF) || len(gotP) != len(wantP) || (len(wantF) > 0 && !reflect.DeepEqual(gotF, wantF)) ||
+			(len(wantP) > 0 && !reflect.DeepEqual(gotP, wantP)) {
+			t.Fatalf("splitHeader(%q)\n got %q %q\nwant %q %q", h, gotF, gotP, wantF, wantP)
+		}
+	})
 }

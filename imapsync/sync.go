@@ -136,10 +136,8 @@ func (c *Conn) selectMailbox(ctx context.Context, name string, readOnly bool) (*
 // unchanged reports the no-change case: same UIDVALIDITY, UIDNEXT, message
 // count and, with CONDSTORE, HIGHESTMODSEQ.
 func (p *pass) unchanged() bool {
-	in, sel := p.in, p.sel
-	same := in.UIDValidity == sel.UIDValidity && in.UIDNext != 0 &&
-		in.UIDNext == uint32(sel.UIDNext) && in.Messages == sel.NumMessages
-	return same && (!p.c.condStore || in.HighestModSeq == sel.HighestModSeq)
+	sel := p.sel
+	return sameState(p.in, sel.UIDValidity, uint32(sel.UIDNext), sel.NumMessages, sel.HighestModSeq, p.c.condStore)
 }
 
 // uidRange is lo:hi, or lo:* when hi is 0 (the last range, which also picks
@@ -183,36 +181,53 @@ func phase1Request(r uidRange) fetchRequest {
 	}
 }
 
-// fetchNew fetches every new message range by range. The next range's FETCH
-// is sent before the current one is drained (RFC 9051 section 5.5).
+// fetchAhead is how many ranges' FETCH commands are in flight behind the
+// one being read: the server always has phase-1 work queued while the
+// client parses a range, asks Relevant and runs phase 2 for it, so it does
+// not wait for the client's next command between ranges. Their answers are
+// drained as they come, so memory holds at most fetchAhead+1 ranges.
+const fetchAhead = 2
+
+// inFlight is a range whose UID FETCH has been sent.
+type inFlight struct {
+	r   uidRange
+	cmd *fetchCmd
+}
+
+// fetchNew fetches every new message range by range, with the next
+// fetchAhead ranges' FETCH commands sent before the current one is drained
+// (RFC 9051 section 5.5).
 func (p *pass) fetchNew(ctx context.Context) error {
 	start := p.highest + 1
 	if err := p.fixBound(ctx, start); err != nil {
 		return err
 	}
-	r := p.rangeFrom(start)
-	cur := p.c.startFetch(r.set(), phase1Options())
-	for {
-		var (
-			nextR uidRange
-			next  *fetchCmd
-		)
-		if r.hi != 0 {
-			nextR = p.rangeFrom(r.hi + 1)
-			next = p.c.startFetch(nextR.set(), phase1Options())
+	var queue []inFlight
+	next, more := p.rangeFrom(start), true
+	send := func() {
+		queue = append(queue, inFlight{r: next, cmd: p.c.startFetch(next.set(), phase1Options())})
+		if next.hi == 0 {
+			more = false
+		} else {
+			next = p.rangeFrom(next.hi + 1)
 		}
-		raws, err := p.c.finishFetch(ctx, cur, phase1Request(r))
+	}
+	send()
+	for len(queue) > 0 {
+		for more && len(queue) <= fetchAhead {
+			send()
+		}
+		cur := queue[0]
+		queue = queue[1:]
+		raws, err := p.c.finishFetch(ctx, cur.cmd, phase1Request(cur.r))
 		if err != nil {
 			return err
 		}
 		if err := p.deliver(ctx, raws); err != nil {
 			return err
 		}
-		if r.hi == 0 {
-			return nil
-		}
-		r, cur = nextR, next
 	}
+	return nil
 }
 
 // fixBound replaces a missing or stale UIDNEXT (the count grew but UIDNEXT

@@ -31,6 +31,10 @@ const (
 	HistoryUserClose       HistoryKind = "user_close"       // the applicant closed it
 	HistoryUserReopen      HistoryKind = "user_reopen"      // the applicant undid a close
 	HistoryBlocked         HistoryKind = "blocked"          // the contact went on the do-not-contact list
+	// HistorySendTrouble: the approved follow-up failed for good (Reason
+	// "failed", a 5xx) or may have gone out unseen (Reason "review", a crash
+	// or a lost answer to DATA). The applicant decides: needs_review.
+	HistorySendTrouble HistoryKind = "send_trouble"
 )
 
 // historyRank orders items that share a timestamp, so that the order in
@@ -43,6 +47,7 @@ var historyRank = map[HistoryKind]int{
 	HistoryDraftApproved: 4, HistoryDraftRejected: 5, HistoryDraftRedraft: 6, HistoryDraftExpired: 7,
 	HistoryDraftSuperseded: 8, HistoryInbound: 9, HistoryUserPause: 10, HistoryUserClose: 11,
 	HistoryUserReopen: 12, HistoryUserResume: 13, HistoryBlocked: 14, HistoryDraftProposed: 15,
+	HistorySendTrouble: 16,
 }
 
 // HistoryItem is one event in a thread's life.

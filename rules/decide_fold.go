@@ -110,6 +110,9 @@ func (f *facts) apply(it HistoryItem) {
 	case HistoryFollowUpSent:
 		f.outboundMail(it.At, false)
 		f.draft = draftFacts{}
+		if f.review == "send_unsure" {
+			f.review = "" // it did go out: nothing left to decide
+		}
 	case HistoryInbound:
 		f.inbound(it)
 	case HistoryUserPause:
@@ -122,6 +125,8 @@ func (f *facts) apply(it HistoryItem) {
 		f.reopen(it.At)
 	case HistoryBlocked:
 		f.blockedSeq = f.seq
+	case HistorySendTrouble:
+		f.sendTrouble(it)
 	default:
 		f.applyDraft(it)
 	}
@@ -268,6 +273,19 @@ func (f *facts) autoReply(it HistoryItem) {
 	default:
 		f.note("an auto-reply ("+it.Reason+") without a return date, read as silence", it.At)
 	}
+}
+
+// sendTrouble: the approved draft is no longer on its way. A permanent
+// failure ends it; a send that may have gone out waits for its copy in
+// Sent (followup_sent then settles the review). Either way the applicant
+// decides what comes next.
+func (f *facts) sendTrouble(it HistoryItem) {
+	f.draft = draftFacts{}
+	if it.Reason == "failed" {
+		f.flagReview(it.At, "send_failed", "the follow-up could not be delivered")
+		return
+	}
+	f.flagReview(it.At, "send_unsure", "the follow-up may have been sent: the mail server's answer was lost")
 }
 
 func (f *facts) flagReview(at time.Time, rule, what string) {

@@ -371,3 +371,30 @@ func TestDecideIgnoresInputOrder(t *testing.T) {
 		t.Errorf("reversed history: %+v, want %+v", got, want)
 	}
 }
+
+// A follow-up that could not be delivered, or may have gone out unseen,
+// waits for the applicant; the copy in Sent settles the second case.
+func TestDecideSendTrouble(t *testing.T) {
+	t.Parallel()
+	trouble := func(reason string, at time.Time) HistoryItem {
+		it := ev(HistorySendTrouble, at)
+		it.Reason = reason
+		return it
+	}
+	failed := append(slices.Clone(hApproved), trouble("failed", at(7.2)))
+	d := Decide(thread(failed...), at(7.3))
+	if d.State != outreach.ThreadNeedsReview || d.Rule != "send_failed" || d.ProposeDraft || d.CancelDrafts {
+		t.Fatalf("after a failed send: %+v", d)
+	}
+	d = Decide(thread(append(slices.Clone(failed), ev(HistoryUserResume, at(7.4)))...), at(7.4))
+	if d.State != outreach.ThreadFollowUpDue || !d.ProposeDraft {
+		t.Fatalf("resumed after a failed send: %+v, want a fresh draft proposed", d)
+	}
+	unsure := append(slices.Clone(hApproved), trouble("review", at(7.2)))
+	if d := Decide(thread(unsure...), at(7.3)); d.State != outreach.ThreadNeedsReview || d.Rule != "send_unsure" {
+		t.Fatalf("after a send that may have gone out: %+v", d)
+	}
+	if d := Decide(thread(append(slices.Clone(unsure), ev(HistoryFollowUpSent, at(7.5)))...), at(7.6)); d.State != outreach.ThreadFollowedUp {
+		t.Fatalf("the copy turned up in Sent: %+v, want followed_up", d)
+	}
+}

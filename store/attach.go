@@ -112,7 +112,7 @@ func claimPending(ctx context.Context, tx *sqlx.Tx) (PendingMessage, bool, error
 		       m.internal_date, m.direction, m.kind, m.in_reply_to, m.refs, m.classification
 		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 		WHERE m.attached_at IS NULL AND m.raw IS NOT NULL
-		ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED`)
+		ORDER BY m.direction = 'in', m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED`)
 	if kindOf(err) == outreach.KindNotFound {
 		return PendingMessage{}, false, nil
 	}
@@ -268,9 +268,33 @@ func startThread(ctx context.Context, tx *sqlx.Tx, m PendingMessage, a Attachmen
 		m.AccountID, a.ContactID, m.Subject, a.NormalizedSubject, m.MessageID, m.Date, now); err != nil {
 		return 0, fmt.Errorf("start thread: %w", err)
 	}
+	if err := reopenStrays(ctx, tx, a.ContactID, m.MessageID); err != nil {
+		return 0, err
+	}
 	return id, appendEvent(ctx, tx, Event{At: now, Type: "thread_started", Actor: "sync", ThreadID: id,
 		ContactID: a.ContactID, MessageRow: m.ID, ToState: string(outreach.ThreadAwaitingReply), Rule: "initial_email",
 		Detail: map[string]any{"message_id": m.MessageID, "evidence": a.Evidence}})
+}
+
+// reopenStrays puts back in the queue the incoming messages that found no
+// thread but may belong to the one just started: a reply synced from INBOX
+// before our email was synced from Sent, a bounce reporting on it. They
+// come from one of the contact's addresses or their domain (a coordinator),
+// or refer to the new thread's first Message-ID; the threading rules then
+// decide again.
+func reopenStrays(ctx context.Context, tx *sqlx.Tx, contactID int64, rootID string) error {
+	_, err := tx.ExecContext(ctx, `
+		UPDATE messages SET attached_at = NULL, thread_rule = ''
+		WHERE thread_id IS NULL AND attached_at IS NOT NULL AND raw IS NOT NULL AND direction = 'in'
+		  AND (lower(from_addr) IN (SELECT lower(address) FROM contact_addresses WHERE contact_id = $1)
+		       OR split_part(lower(from_addr), '@', 2) IN (SELECT split_part(lower(address), '@', 2)
+		                                                    FROM contact_addresses WHERE contact_id = $1)
+		       OR ($2 <> '' AND ($2 = ANY(in_reply_to) OR $2 = ANY(refs)
+		                         OR coalesce(classification->'refers_to', '[]') ? $2)))`, contactID, rootID)
+	if err != nil {
+		return fmt.Errorf("requeue unthreaded mail: %w", err)
+	}
+	return nil
 }
 
 // touchThread records the message's time on its thread and asks the

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"io/fs"
 
 	"github.com/lib/pq"
 	"github.com/pressly/goose/v3"
@@ -55,13 +57,40 @@ func (s *Store) Migrate(ctx context.Context) ([]int64, error) {
 	return applied, nil
 }
 
-// Schema reports the database's schema version next to the binary's.
+// Schema reports the database's schema version next to the binary's. It
+// reads what goose's GetVersions reads, the newest version in goose's
+// table, with one query: every command checks the schema first, and
+// goose's set-up (loading the migrations, asking pg_tables whether its
+// table exists) cost more than the rest of a sync that finds nothing new.
 func (s *Store) Schema(ctx context.Context) (SchemaVersion, error) {
-	p, err := s.migrator()
+	target, err := targetVersion()
 	if err != nil {
 		return SchemaVersion{}, mapError("schema version", err)
 	}
-	return s.versions(ctx, p)
+	var current sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT max(version_id) FROM `+goose.DefaultTablename).Scan(&current)
+	if err != nil && kindOf(err) != outreach.KindSchema { // no table yet: nothing applied
+		return SchemaVersion{}, mapError("read schema version", err)
+	}
+	return SchemaVersion{Current: current.Int64, Target: target}, nil
+}
+
+// targetVersion is the newest migration this binary carries, numbered from
+// the file names as goose numbers them.
+func targetVersion() (int64, error) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return 0, err
+	}
+	var target int64
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return 0, err
+		}
+		target = max(target, v)
+	}
+	return target, nil
 }
 
 func (s *Store) versions(ctx context.Context, p *goose.Provider) (SchemaVersion, error) {
@@ -118,4 +147,16 @@ func CreateDatabase(ctx context.Context, adminURL, name string) (bool, error) {
 		return false, mapError("create database "+name, err)
 	}
 	return true, nil
+}
+
+// DropDatabase drops database name on the server at adminURL, closing any
+// session still in it (PostgreSQL 13's WITH (FORCE)); gone already is fine.
+func DropDatabase(ctx context.Context, adminURL, name string) error {
+	st, err := Open(ctx, adminURL, Options{MaxOpenConns: 1})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_, err = st.db.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(name)+` WITH (FORCE)`)
+	return mapError("drop database "+name, err)
 }

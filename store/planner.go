@@ -240,7 +240,7 @@ func threadClock(ctx context.Context, tx *sqlx.Tx, threadID int64, now time.Time
 
 // historyEventTypes are the events that are part of a thread's history.
 var historyEventTypes = []string{"draft_proposed", "draft_approved", "draft_rejected", "draft_expired",
-	"draft_superseded", "draft_sent", "draft_edited", "user_pause", "user_resume", "user_close", "user_reopen"}
+	"draft_superseded", "draft_sent", "draft_edited", "draft_failed", "draft_review", "user_pause", "user_resume", "user_close", "user_reopen"}
 
 func threadEvents(ctx context.Context, tx *sqlx.Tx, threadID int64) ([]Event, error) {
 	rows, err := tx.QueryxContext(ctx, `SELECT id, at, type, actor, coalesce(draft_id, 0), from_state, detail
@@ -310,7 +310,7 @@ func applyPlan(ctx context.Context, tx *sqlx.Tx, in PlanInput, out PlanOutcome, 
 		}
 	}
 	if out.DraftError != "" && t.DecisionRule != out.Rule {
-		if err := appendEvent(ctx, tx, Event{At: now, Type: "draft_failed", Actor: "planner", ThreadID: t.ID,
+		if err := appendEvent(ctx, tx, Event{At: now, Type: "draft_not_written", Actor: "planner", ThreadID: t.ID,
 			ContactID: t.ContactID, Rule: out.Rule, Detail: map[string]any{"error": out.DraftError}}); err != nil {
 			return res, err
 		}

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -127,19 +125,38 @@ func (b SyncBatch) messageUIDValidity() uint32 {
 	return b.Cursor.UIDValidity
 }
 
+// asyncCommit lets tx commit without waiting for its WAL to reach the disk
+// (SET LOCAL synchronous_commit = off). A sync commits a transaction per
+// batch, and waiting for the flush each time cost more than storing the
+// batch. It is safe for sync batches because a batch's messages and its
+// cursor commit together: a crash can lose only the last few batches,
+// whole, with the cursor that accounts for them, so the next pass fetches
+// them again, with no gap and no duplicate. And nothing committed later
+// can outlive them: PostgreSQL writes WAL in order, so any later
+// synchronous commit (a planner decision, a send) flushes the WAL up to
+// and including every earlier asynchronous commit it could have read.
+func asyncCommit(ctx context.Context, tx *sqlx.Tx) error {
+	_, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`)
+	return err
+}
+
 // SyncResult says what storing a batch did.
 type SyncResult struct {
-	Inserted []int64 // ids of the rows created (or moved to the new UIDVALIDITY), for classification
+	Inserted int // rows created, or moved to the new UIDVALIDITY by a rescan
 	Expunged int
 }
 
 // SaveSyncBatch stores a batch and its cursor in one transaction, so that a
 // crash resumes exactly after the last batch stored: no duplicate, no gap.
-// Storing a batch twice is a no-op (unique mailbox, UIDVALIDITY, UID).
+// Storing a batch twice is a no-op (unique mailbox, UIDVALIDITY, UID). The
+// commit does not wait for the disk (see asyncCommit).
 func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, error) {
 	var res SyncResult
 	err := s.inTx(ctx, "store synced messages", func(tx *sqlx.Tx) error {
 		now := s.Now()
+		if err := asyncCommit(ctx, tx); err != nil {
+			return err
+		}
 		var held int64
 		// The row lock makes two syncers of one mailbox take turns.
 		if err := tx.GetContext(ctx, &held, `SELECT message_count FROM mailboxes WHERE id = $1 FOR UPDATE`, b.MailboxID); err != nil {
@@ -151,11 +168,11 @@ func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, err
 				return err
 			}
 		}
-		ids, err := insertMessages(ctx, tx, b, now)
+		added, err := insertMessages(ctx, tx, b, now)
 		if err != nil {
 			return err
 		}
-		res.Inserted = append(res.Inserted, ids...)
+		res.Inserted += added
 		if b.Final && (b.Reset || b.Present != nil) {
 			if res.Expunged, err = markExpunged(ctx, tx, b, now); err != nil {
 				return err
@@ -165,7 +182,7 @@ func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, err
 			err = tx.GetContext(ctx, &held, `SELECT count(*) FROM messages
 				WHERE mailbox_id = $1 AND uidvalidity = $2 AND expunged_at IS NULL`, b.MailboxID, int64(b.Cursor.UIDValidity))
 		} else {
-			held += int64(len(ids))
+			held += int64(added)
 		}
 		if err != nil {
 			return err
@@ -173,30 +190,6 @@ func (s *Store) SaveSyncBatch(ctx context.Context, b SyncBatch) (SyncResult, err
 		return saveCursor(ctx, tx, b, held, now)
 	})
 	return res, err
-}
-
-// syncedMessage is the JSON shape of one message handed to SQL in bulk.
-type syncedMessage struct {
-	UID          uint32          `json:"uid"`
-	Key          string          `json:"message_key"`
-	MessageID    string          `json:"message_id"`
-	InReplyTo    []string        `json:"in_reply_to"`
-	Refs         []string        `json:"refs"`
-	FromAddr     string          `json:"from_addr"`
-	FromName     string          `json:"from_name"`
-	To           []string        `json:"to_addrs"`
-	Cc           []string        `json:"cc_addrs"`
-	Subject      string          `json:"subject"`
-	SentDate     *time.Time      `json:"sent_date"`
-	InternalDate *time.Time      `json:"internal_date"`
-	Size         int64           `json:"size"`
-	Flags        []string        `json:"flags"`
-	Direction    string          `json:"direction"`
-	Header       string          `json:"raw_headers"` // base64
-	Raw          *string         `json:"raw"`         // base64, nil when not fetched
-	ParseError   string          `json:"parse_error"`
-	Kind         *string         `json:"kind"`
-	Detail       json.RawMessage `json:"classification"`
 }
 
 // MessageKey identifies a message across a UIDVALIDITY change: its
@@ -221,94 +214,27 @@ func cleanAll(list []string) []string {
 	return out
 }
 
-func toSynced(m outreach.Message) syncedMessage {
-	sm := syncedMessage{UID: m.UID, Key: clean(MessageKey(m)), MessageID: clean(m.MessageID),
-		InReplyTo: cleanAll(m.InReplyTo), Refs: cleanAll(m.References), FromAddr: clean(m.From),
-		FromName: clean(m.FromName), To: cleanAll(m.To), Cc: cleanAll(m.Cc), Subject: clean(m.Subject),
-		Size: m.Size, Flags: cleanAll(m.Flags), Direction: string(m.Direction),
-		Header: base64.StdEncoding.EncodeToString(m.Header), ParseError: clean(m.ParseError)}
-	if sm.Direction == "" {
-		sm.Direction = string(outreach.Inbound)
-	}
-	if !m.Date.IsZero() {
-		sm.SentDate = &m.Date
-	}
-	if !m.InternalDate.IsZero() {
-		sm.InternalDate = &m.InternalDate
-	}
-	if m.Raw != nil {
-		raw := base64.StdEncoding.EncodeToString(m.Raw)
-		sm.Raw = &raw
-	}
-	if m.Kind != "" && m.Classification != nil {
-		kind := string(m.Kind)
-		sm.Kind, sm.Detail = &kind, json.RawMessage(m.Classification)
-	}
-	return sm
-}
-
-func messagesJSON(msgs []outreach.Message) (string, error) {
-	out := make([]syncedMessage, len(msgs))
-	for i, m := range msgs {
-		out[i] = toSynced(m)
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-// insertMessages adds the batch's messages; those already held are skipped.
-func insertMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch, now time.Time) ([]int64, error) {
-	if len(b.Messages) == 0 {
-		return nil, nil
-	}
-	doc, err := messagesJSON(b.Messages)
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	err = tx.SelectContext(ctx, &ids, `
-		INSERT INTO messages (mailbox_id, uidvalidity, uid, message_key, message_id, in_reply_to, refs,
-		       from_addr, from_name, to_addrs, cc_addrs, subject, sent_date, internal_date, size, flags,
-		       direction, raw_headers, raw, parse_error, kind, classification, created_at)
-		SELECT $1, $2, r.uid, r.message_key, r.message_id, r.in_reply_to, r.refs, r.from_addr, r.from_name,
-		       r.to_addrs, r.cc_addrs, r.subject, r.sent_date, r.internal_date, r.size, r.flags, r.direction,
-		       decode(r.raw_headers, 'base64'), decode(r.raw, 'base64'), r.parse_error, r.kind,
-		       r.classification, $4
-		FROM jsonb_to_recordset($3::jsonb) AS r(uid bigint, message_key text, message_id text,
-		       in_reply_to text[], refs text[], from_addr text, from_name text, to_addrs text[],
-		       cc_addrs text[], subject text, sent_date timestamptz, internal_date timestamptz, size bigint,
-		       flags text[], direction text, raw_headers text, raw text, parse_error text, kind text,
-		       classification jsonb)
-		ON CONFLICT (mailbox_id, uidvalidity, uid) DO NOTHING
-		RETURNING id`, b.MailboxID, int64(b.messageUIDValidity()), doc, now)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	return ids, nil
-}
-
 // rekeyMessages moves rows we hold from an old UIDVALIDITY to the new UIDs
 // of the same messages (matched by MessageKey), so a rescan duplicates nothing.
-func rekeyMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch) ([]int64, error) {
+func rekeyMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch) (int, error) {
 	keys := make([]string, len(b.Messages))
 	uids := make([]int64, len(b.Messages))
 	for i, m := range b.Messages {
 		keys[i], uids[i] = MessageKey(m), int64(m.UID)
 	}
-	var ids []int64
-	err := tx.SelectContext(ctx, &ids, `
+	res, err := tx.ExecContext(ctx, `
 		WITH incoming AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS u(key, uid)),
 		matched AS (
 			SELECT DISTINCT ON (i.key) m.id, i.uid FROM incoming i
 			JOIN messages m ON m.mailbox_id = $1 AND m.message_key = i.key AND m.uidvalidity <> $2
 			ORDER BY i.key, m.id)
 		UPDATE messages m SET uidvalidity = $2, uid = matched.uid, expunged_at = NULL
-		FROM matched WHERE m.id = matched.id
-		RETURNING m.id`, b.MailboxID, int64(b.messageUIDValidity()), pq.Array(keys), pq.Array(uids))
+		FROM matched WHERE m.id = matched.id`, b.MailboxID, int64(b.messageUIDValidity()), pq.Array(keys), pq.Array(uids))
 	if err != nil {
-		return nil, fmt.Errorf("match rescanned messages: %w", err)
+		return 0, fmt.Errorf("match rescanned messages: %w", err)
 	}
-	return ids, nil
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // markExpunged marks rows the server no longer has. Rows keep their history.
@@ -352,11 +278,45 @@ func saveCursor(ctx context.Context, tx *sqlx.Tx, b SyncBatch, held int64, now t
 	return nil
 }
 
+// MarkPassed records a complete pass over mailboxes whose cursor it left
+// as it was (STATUS matched it: nothing to fetch, nothing expunged), and
+// the account as ok, in one statement: what storing their final batches
+// would have changed, without a transaction per mailbox. The cursor
+// columns are not written, so a concurrent pass that moved them keeps them.
+//
+// Its commit does not wait for the disk (see asyncCommit): a crash that
+// loses it loses only the time of a pass that changed nothing.
+func (s *Store) MarkPassed(ctx context.Context, accountID int64, mailboxIDs []int64) error {
+	return s.inTx(ctx, "record the pass", func(tx *sqlx.Tx) error {
+		if err := asyncCommit(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `
+			WITH account AS (
+				UPDATE accounts SET state = 'ok', last_error = '', updated_at = $3 WHERE id = $1 AND state <> 'ok')
+			UPDATE mailboxes SET state = 'ok', last_error = '', last_pass_at = $3, updated_at = $3
+			WHERE account_id = $1 AND id = ANY($2::bigint[])`, accountID, pq.Array(mailboxIDs), s.Now())
+		return err
+	})
+}
+
 // MarkMailboxError records why a mailbox's last pass failed.
 func (s *Store) MarkMailboxError(ctx context.Context, mailboxID int64, reason string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE mailboxes SET state = 'degraded', last_error = $2,
 		last_error_at = $3, updated_at = $3 WHERE id = $1`, mailboxID, nonEmpty(reason), s.Now())
 	return mapError("mark mailbox degraded", err)
+}
+
+// AccountRow returns the id of the account row that already says exactly
+// what EnsureAccount would write for a, or a KindNotFound error: a sync
+// then skips EnsureAccount's write, and the wait for its commit, on every
+// run in which the configuration did not change.
+func (s *Store) AccountRow(ctx context.Context, a outreach.Account) (int64, error) {
+	var id int64
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM accounts
+		WHERE name = $1 AND email = $2 AND display_name = $3 AND timezone = $4`,
+		a.Name, outreach.NormalizeAddress(a.Email), a.DisplayName, a.Timezone)
+	return id, mapError("look up account "+a.Name, err)
 }
 
 // SetAccountHealth marks an account degraded with a reason, or ok when
@@ -389,11 +349,14 @@ func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]
 	return toSet(found), mapError("look up contact addresses", err)
 }
 
-// KnownMessageIDs returns which of ids are messages we hold or drafts we wrote.
+// KnownMessageIDs returns which of ids are messages we hold or drafts we
+// wrote. The empty id names nothing (a message without Message-ID is not
+// referred to by "References: <>"); saying so lets PostgreSQL use the
+// partial index messages_message_id instead of reading every row.
 func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	var found []string
 	err := s.db.SelectContext(ctx, &found, `
-		SELECT message_id FROM messages WHERE message_id = ANY($1::text[])
+		SELECT message_id FROM messages WHERE message_id = ANY($1::text[]) AND message_id <> ''
 		UNION SELECT message_id FROM drafts WHERE message_id = ANY($1::text[])`, pq.Array(cleanAll(ids)))
 	return toSet(found), mapError("look up Message-IDs", err)
 }

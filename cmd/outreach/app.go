@@ -36,11 +36,18 @@ type app struct {
 
 	cfg   *Config
 	store *store.Store
+	// readyHook, when set, hears the web address once `run` is up (tests).
+	readyHook func(webURL string)
 }
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, env ioEnv) int {
-	a := &app{ioEnv: env, now: time.Now}
+	return runApp(ctx, &app{ioEnv: env, now: time.Now}, args)
+}
+
+// runApp executes one command line with a prepared app (tests set its clock).
+func runApp(ctx context.Context, a *app, args []string) int {
+	env := a.ioEnv
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(env.stdin)
@@ -111,7 +118,7 @@ PostgreSQL of its own (see "outreach db --help").`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.configCommand(), a.migrateCommand(), a.contactsCommand(), a.classifyCommand(),
 		a.syncCommand(), a.statusCommand(), a.explainCommand(), a.tickCommand(), a.agendaCommand(),
-		a.threadsCommand(), a.draftsCommand(), a.templatesCommand(),
+		a.threadsCommand(), a.draftsCommand(), a.templatesCommand(), a.sendCommand(), a.webCommand(), a.runCommand(), a.demoCommand(),
 		a.dbCommand())
 	markUsageErrors(root)
 	return root

@@ -29,7 +29,7 @@ func TestDraftCommands(t *testing.T) {
 	}
 	run(0, "contacts", "add", "--email", "chen@med.example.edu", "--last-name", "Chen", "--title", "Professor of Urology")
 	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -30))
-	run(0, "tick")
+	run(0, "tick", "--now", inWindow(time.Now().UTC()).Format(time.RFC3339))
 
 	list := jsonLines(t, run(0, "drafts", "list", "--json").stdout)
 	if len(list) != 1 {

@@ -34,14 +34,29 @@ failed; the others still sync). Without it, keep watching: IDLE pushes new
 INBOX mail within seconds, with periodic safety passes, until Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			accts, st, err := a.syncAccounts(cmd.Context(), account)
+			ctx := cmd.Context()
+			accts, err := a.syncConfigs(ctx, account)
 			if err != nil {
 				return err
 			}
+			var dials []*daemon.Dialing
 			if once {
-				return a.syncOnce(cmd.Context(), st, accts)
+				// Log in while the database opens: neither waits for the other.
+				for _, acct := range accts {
+					dials = append(dials, daemon.StartDial(ctx, acct.IMAP))
+				}
 			}
-			return a.syncWatch(cmd.Context(), st, accts)
+			st, err := a.recordAccounts(ctx, accts)
+			if err != nil {
+				for _, d := range dials {
+					d.Discard()
+				}
+				return err
+			}
+			if once {
+				return a.syncOnce(ctx, st, accts, dials)
+			}
+			return a.syncWatch(ctx, st, accts)
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "one pass, then exit")
@@ -50,16 +65,15 @@ INBOX mail within seconds, with periodic safety passes, until Ctrl-C.`,
 	return cmd
 }
 
-// syncAccounts resolves the configured accounts (all, or the one named)
-// into daemon accounts, recording each in the database.
-func (a *app) syncAccounts(ctx context.Context, only string) ([]daemon.Account, *store.Store, error) {
-	st, err := a.openStore(ctx, false)
+// syncConfigs resolves the configured accounts (all, or the one named) into
+// daemon accounts, secrets included; their rows come from recordAccounts.
+func (a *app) syncConfigs(ctx context.Context, only string) ([]daemon.Account, error) {
+	cfg, err := a.loadConfig()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cfg := a.cfg
 	if len(cfg.Accounts) == 0 {
-		return nil, nil, outreach.Errorf(outreach.KindInvalid,
+		return nil, outreach.Errorf(outreach.KindInvalid,
 			"no [[accounts]] configured (%s): see examples/outreach.toml", orNone(cfg.path))
 	}
 	var out []daemon.Account
@@ -69,16 +83,16 @@ func (a *app) syncAccounts(ctx context.Context, only string) ([]daemon.Account, 
 		if only != "" && c.Name != only {
 			continue
 		}
-		acct, err := a.daemonAccount(ctx, st, c)
+		acct, err := a.daemonAccount(ctx, c)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		out = append(out, acct)
 	}
 	if len(out) == 0 {
-		return nil, nil, outreach.Errorf(outreach.KindNotFound, "no account named %q (configured: %s)", only, strings.Join(names, ", "))
+		return nil, outreach.Errorf(outreach.KindNotFound, "no account named %q (configured: %s)", only, strings.Join(names, ", "))
 	}
-	return out, st, nil
+	return out, nil
 }
 
 func orNone(path string) string {
@@ -88,36 +102,68 @@ func orNone(path string) string {
 	return path
 }
 
-func (a *app) daemonAccount(ctx context.Context, st *store.Store, c Account) (daemon.Account, error) {
+func (a *app) daemonAccount(ctx context.Context, c Account) (daemon.Account, error) {
 	pw, err := c.IMAP.Secret(ctx, a.getenv)
 	if err != nil {
 		return daemon.Account{}, outreach.Errorf(outreach.KindInvalid, "account %s: imap: %w", c.Name, err)
 	}
-	id, err := st.EnsureAccount(ctx, outreach.Account{Name: c.Name, Email: c.Email, DisplayName: c.DisplayName, Timezone: c.Timezone})
-	if err != nil {
-		return daemon.Account{}, err
-	}
-	return daemon.Account{ID: id, Name: c.Name, Email: c.Email, Extra: c.IMAP.ExtraFolders,
+	return daemon.Account{Name: c.Name, Email: c.Email, Extra: c.IMAP.ExtraFolders,
 		IMAP: imapsync.Account{Host: c.IMAP.Host, Port: c.IMAP.Port, Security: c.IMAP.Security,
 			Username: c.IMAP.Username, Password: pw}}, nil
+}
+
+// recordAccounts opens the database and records each account, filling in
+// its row.
+func (a *app) recordAccounts(ctx context.Context, accts []daemon.Account) (*store.Store, error) {
+	st, err := a.openStore(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	for i, acct := range accts {
+		c := a.accountConfig(acct.Name)
+		row := outreach.Account{Name: c.Name, Email: c.Email, DisplayName: c.DisplayName, Timezone: c.Timezone}
+		id, err := st.AccountRow(ctx, row)
+		if outreach.IsKind(err, outreach.KindNotFound) {
+			id, err = st.EnsureAccount(ctx, row)
+		}
+		if err != nil {
+			return nil, err
+		}
+		accts[i].ID = id
+	}
+	return st, nil
+}
+
+// accountConfig is the configured account of that name (names are unique).
+func (a *app) accountConfig(name string) Account {
+	for _, c := range a.cfg.Accounts {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Account{Name: name}
 }
 
 func (a *app) syncer(st *store.Store) *daemon.Syncer {
 	return &daemon.Syncer{Store: st, Log: slog.New(slog.NewTextHandler(a.stderr, nil))}
 }
 
-func (a *app) syncOnce(ctx context.Context, st *store.Store, accts []daemon.Account) error {
+// syncOnce runs one pass per account on the connections dials opened.
+func (a *app) syncOnce(ctx context.Context, st *store.Store, accts []daemon.Account, dials []*daemon.Dialing) error {
 	s := a.syncer(st)
 	var failed []string
-	for _, acct := range accts {
+	for i, acct := range accts {
 		prog := newProgress(a.stderr, isTerminal(a.stderr), time.Now())
 		s.Progress = prog.update
-		sum, err := s.SyncOnce(ctx, acct)
+		sum, err := s.SyncDialed(ctx, acct, dials[i])
 		prog.done()
 		if err != nil {
 			failed = append(failed, acct.Name)
 			fmt.Fprintf(a.stderr, "outreach: %s: %v\n", acct.Name, err)
 			if ctx.Err() != nil {
+				for _, d := range dials[i+1:] {
+					d.Discard()
+				}
 				return ctx.Err()
 			}
 			continue

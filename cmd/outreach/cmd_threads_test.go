@@ -36,6 +36,20 @@ func seedSentEmail(t *testing.T, env map[string]string, at time.Time) {
 	}
 }
 
+// inWindow is the first weekday 10:00 UTC on or after t: inside the default
+// send window, so a follow-up due by then is proposed whatever time of day
+// and week the tests run.
+func inWindow(t time.Time) time.Time {
+	d := time.Date(t.Year(), t.Month(), t.Day(), 10, 0, 0, 0, time.UTC)
+	if d.Before(t) {
+		d = d.AddDate(0, 0, 1)
+	}
+	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d
+}
+
 func jsonLines(t *testing.T, out string) []map[string]any {
 	t.Helper()
 	var objs []map[string]any
@@ -116,7 +130,7 @@ position = "International medical graduate"
 		}
 	}
 
-	later := time.Now().UTC().AddDate(0, 0, 20).Format(time.RFC3339)
+	later := inWindow(time.Now().UTC().AddDate(0, 0, 20)).Format(time.RFC3339)
 	out := run("tick", "--now", later).stdout
 	if !strings.Contains(out, "draft_proposed (draft 1 waits for your approval)") || !strings.Contains(out, "1 drafts proposed") {
 		t.Fatalf("tick at the due time:\n%s", out)
@@ -138,7 +152,7 @@ func TestTickReportsDraftErrors(t *testing.T) {
 		t.Fatal(r)
 	}
 	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -30))
-	r := cli(t, env, "", "tick")
+	r := cli(t, env, "", "tick", "--now", inWindow(time.Now().UTC()).Format(time.RFC3339))
 	if r.code != 0 || !strings.Contains(r.stdout, "no follow-up written") || !strings.Contains(r.stdout, ".Contact.LastName is empty") {
 		t.Fatalf("tick with a contact without a last name: %+v", r)
 	}

@@ -14,6 +14,7 @@ import (
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/contactcsv"
+	"github.com/outreach/outreach/web"
 )
 
 // Config is the parsed configuration file. Key names are a contract with
@@ -23,6 +24,7 @@ type Config struct {
 	Profile     Profile         `toml:"profile" json:"profile"`
 	Policy      outreach.Policy `toml:"policy" json:"policy"`
 	Templates   Templates       `toml:"templates" json:"templates"`
+	Web         Web             `toml:"web" json:"web"`
 	Accounts    []Account       `toml:"accounts,omitempty" json:"accounts,omitempty"`
 
 	path  string        // where it was read from; "" when no file was found
@@ -49,6 +51,15 @@ type Templates struct {
 	FollowUp string `toml:"followup" json:"followup"`
 }
 
+// Web is the local approval page (`outreach web`, and the daemon).
+type Web struct {
+	// Listen is HOST:PORT; a loopback address unless AllowRemote.
+	Listen string `toml:"listen" json:"listen"`
+	// AllowRemote lets the page listen where other machines reach it (put
+	// it behind HTTPS then: the password travels in the login form).
+	AllowRemote bool `toml:"allow_remote,omitempty" json:"allow_remote,omitempty"`
+}
+
 // Account is one of the applicant's mailboxes.
 type Account struct {
 	Name        string `toml:"name" json:"name"`
@@ -57,6 +68,12 @@ type Account struct {
 	Timezone    string `toml:"timezone" json:"timezone"`
 	IMAP        Server `toml:"imap" json:"imap"`
 	SMTP        Server `toml:"smtp" json:"smtp"`
+	// SentCopy says who puts the copy of a sent follow-up in the Sent
+	// mailbox: "append" (outreach, by IMAP APPEND), "provider" (the
+	// provider files submissions itself, as Gmail and Microsoft 365 do),
+	// or "auto" (provider for Gmail's and Microsoft's SMTP servers, else
+	// append).
+	SentCopy string `toml:"sent_copy,omitempty" json:"sent_copy,omitempty"`
 }
 
 // Server is how to reach an IMAP or SMTP server, and the secret to log in.
@@ -113,7 +130,8 @@ func findConfig(flag string, getenv func(string) string) (string, error) {
 // loadConfig reads and validates the configuration. No file is a valid,
 // empty configuration: the database URL may still come from the environment.
 func loadConfig(path string, getenv func(string) string) (*Config, error) {
-	c := &Config{path: path, Policy: outreach.DefaultPolicy(), Templates: Templates{FollowUp: "followup"}}
+	c := &Config{path: path, Policy: outreach.DefaultPolicy(), Templates: Templates{FollowUp: "followup"},
+		Web: Web{Listen: web.DefaultListen}}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -166,7 +184,8 @@ func keyPrefix(k toml.Key) string {
 var knownKeys = []string{"database_url", "profile", "policy", "accounts", "name", "position",
 	"institution", "country", "signature", "email", "display_name", "timezone", "imap", "smtp",
 	"host", "port", "security", "allow_insecure", "username", "password", "password_env",
-	"password_file", "password_cmd", "extra_folders", "templates", "dir", "followup"}
+	"password_file", "password_cmd", "extra_folders", "templates", "dir", "followup", "sent_copy", "web", "listen",
+	"allow_remote"}
 
 func init() { knownKeys = append(knownKeys, outreach.PolicyKeys()...) }
 
@@ -233,8 +252,25 @@ func (c *Config) validate() error {
 	for _, pr := range c.Policy.Problems() {
 		errs = append(errs, c.configError("policy."+pr.Key, "%s", pr.Problem))
 	}
+	if err := c.validateWeb(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return outreach.Errorf(outreach.KindInvalid, "%w", err)
+	}
+	return nil
+}
+
+// validateWeb keeps the page on this machine unless allow_remote says
+// otherwise: it shows every contact and approves mail.
+func (c *Config) validateWeb() error {
+	host, _, err := net.SplitHostPort(c.Web.Listen)
+	if err != nil {
+		return c.configError("web.listen", "%q: want HOST:PORT, such as %s", c.Web.Listen, web.DefaultListen)
+	}
+	if !isLoopback(host) && !c.Web.AllowRemote {
+		return c.configError("web.listen", "%q is reachable from other machines: use a loopback address such as %s, "+
+			"or set allow_remote = true and put the page behind HTTPS", c.Web.Listen, web.DefaultListen)
 	}
 	return nil
 }
@@ -263,7 +299,35 @@ func (c *Config) validateAccount(p string, a *Account, names map[string]bool) []
 	if len(a.SMTP.ExtraFolders) > 0 {
 		errs = append(errs, c.configError(p+".smtp.extra_folders", "folders belong under [accounts.imap]"))
 	}
+	switch a.SentCopy {
+	case "":
+		a.SentCopy = "auto"
+	case "auto", "append", "provider":
+	default:
+		errs = append(errs, c.configError(p+".sent_copy", "%q: want auto, append or provider", a.SentCopy))
+	}
 	return errs
+}
+
+// providerFilesSent reports whether the account's provider puts what is
+// submitted over SMTP in the Sent mailbox by itself, so that outreach must
+// not append a second copy. Gmail does, and so do Microsoft 365 and
+// Outlook.com; for other servers "auto" appends.
+func (a Account) providerFilesSent() bool {
+	switch a.SentCopy {
+	case "provider":
+		return true
+	case "append":
+		return false
+	}
+	host := strings.ToLower(strings.TrimSuffix(a.SMTP.Host, "."))
+	for _, h := range []string{"smtp.gmail.com", "smtp.googlemail.com", "smtp.office365.com",
+		"smtp-mail.outlook.com", "outlook.office365.com"} {
+		if host == h {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) validateServer(p string, s *Server, email string, tlsPort, plainPort int) []error {

@@ -1,0 +1,114 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/textproto"
+	"strings"
+
+	"github.com/outreach/outreach/imapsync"
+)
+
+// relevance decides which messages get their skeleton fetched: from or to
+// a contact, referring to a Message-ID we hold, automatic or report-shaped,
+// or from a mailer-daemon. The Message-IDs we hold include those of the
+// batch w is storing, not committed yet when the next batch is judged.
+func (s *Syncer) relevance(w *batchWriter) imapsync.Relevant {
+	return func(ctx context.Context, msgs []*imapsync.Message) ([]bool, error) {
+		var addrs, ids []string
+		for _, m := range msgs {
+			addrs = append(addrs, m.From)
+			addrs = append(addrs, m.To...)
+			addrs = append(addrs, m.Cc...)
+			ids = append(ids, m.InReplyTo...)
+			ids = append(ids, m.References...)
+		}
+		known, err := s.Store.KnownAddresses(ctx, addrs)
+		if err != nil {
+			return nil, err
+		}
+		refs, err := s.Store.KnownMessageIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		held := func(id string) bool { return refs[id] || w.holds(id) }
+		out := make([]bool, len(msgs))
+		for i, m := range msgs {
+			out[i] = anyIn(known, m.From, m.To, m.Cc) || anyHeld(held, m.InReplyTo, m.References) || automatic(m)
+		}
+		return out, nil
+	}
+}
+
+// anyIn reports whether first or any address in lists is in set.
+func anyIn(set map[string]bool, first string, lists ...[]string) bool {
+	if set[first] {
+		return true
+	}
+	for _, list := range lists {
+		for _, x := range list {
+			if set[x] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// anyHeld reports whether any Message-ID in lists is held.
+func anyHeld(held func(string) bool, lists ...[]string) bool {
+	for _, list := range lists {
+		for _, id := range list {
+			if id != "" && held(id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// batchMessageIDs are the Message-IDs of msgs, for batchWriter.holds.
+func batchMessageIDs(msgs []*imapsync.Message) map[string]bool {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		if m.MessageID != "" {
+			ids[m.MessageID] = true
+		}
+	}
+	return ids
+}
+
+// automatic reports whether a header looks machine-made: an auto-reply
+// (RFC 3834), a report (RFC 6522), a bounce's tell-tales, or a mailer-daemon.
+func automatic(m *imapsync.Message) bool {
+	// A reader sized to the header: bufio's default 4 KB, per message, was
+	// most of what a sync allocated.
+	r := bufio.NewReaderSize(bytes.NewReader(m.Header), min(len(m.Header)+1, 4096))
+	h, err := textproto.NewReader(r).ReadMIMEHeader()
+	if err != nil && len(h) == 0 {
+		return true // unreadable: let classification look at the skeleton
+	}
+	local := strings.ToLower(m.From)
+	if i := strings.IndexByte(local, '@'); i >= 0 {
+		local = local[:i]
+	}
+	switch {
+	case local == "mailer-daemon" || local == "postmaster":
+		return true
+	case h.Get("Auto-Submitted") != "" && !strings.EqualFold(strings.TrimSpace(h.Get("Auto-Submitted")), "no"):
+		return true
+	case h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != "" || h.Get("X-Failed-Recipients") != "":
+		return true
+	case h.Get("X-Auto-Response-Suppress") != "" && h.Get("X-MS-Exchange-Inbox-Rules-Loop") != "":
+		return true
+	case strings.Contains(strings.ToLower(h.Get("Content-Type")), "multipart/report"):
+		return true
+	case strings.TrimSpace(h.Get("Return-Path")) == "<>":
+		return true
+	}
+	return false
+}
