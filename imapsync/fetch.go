@@ -202,24 +202,42 @@ func (fc *fetchCmd) drain(cmd *imapclient.FetchCommand) {
 	}
 }
 
-// waitFetch waits for fc and returns its messages merged with the strays in
-// its UID set, keyed by UID (a response without UID is unusable and dropped
-// here; the caller notices the UID as missing).
-func (c *Conn) waitFetch(ctx context.Context, fc *fetchCmd) (map[uint32]*rawMsg, int, error) {
-	// Measured from now, not from sending: a pipelined FETCH may have been
-	// sent long before, while the caller's Relevant or emit ran.
+// settle waits for a FETCH the caller no longer needs, one sent ahead when
+// the pass stopped, so that the connection is closed (LOGOUT, or after an
+// error) between responses rather than in the middle of a literal.
+func (c *Conn) settle(ctx context.Context, fc *fetchCmd) { _ = c.await(ctx, fc) }
+
+// await waits for fc within the command timeout, measured from now (a
+// pipelined FETCH may have been sent long before, while the caller's
+// Relevant or emit ran). When ctx ends it still lets the FETCH finish:
+// closing the connection in the middle of a literal makes go-imap beta.8's
+// reader and the goroutine draining the literal share one bufio.Reader.
+// Only a server that does not answer in time gets the connection torn down.
+func (c *Conn) await(ctx context.Context, fc *fetchCmd) error {
 	t := time.NewTimer(c.cmdTimeout)
 	defer t.Stop()
 	select {
 	case <-fc.done:
+		return ctx.Err()
 	case <-ctx.Done():
-		c.abort(fmt.Errorf("UID FETCH %s cancelled", fc.set))
-		<-fc.done
-		return nil, 0, fmt.Errorf("UID FETCH %s: %w", fc.set, ctx.Err())
+		select {
+		case <-fc.done:
+			return ctx.Err()
+		case <-t.C:
+		}
 	case <-t.C:
-		c.abort(fmt.Errorf("UID FETCH %s timed out", fc.set))
-		<-fc.done
-		return nil, 0, fmt.Errorf("UID FETCH %s: no answer within %s: %w", fc.set, c.cmdTimeout, context.DeadlineExceeded)
+	}
+	c.abort(fmt.Errorf("UID FETCH %s timed out", fc.set))
+	<-fc.done
+	return fmt.Errorf("no answer within %s: %w", c.cmdTimeout, context.DeadlineExceeded)
+}
+
+// waitFetch waits for fc and returns its messages merged with the strays in
+// its UID set, keyed by UID (a response without UID is unusable and dropped
+// here; the caller notices the UID as missing).
+func (c *Conn) waitFetch(ctx context.Context, fc *fetchCmd) (map[uint32]*rawMsg, int, error) {
+	if err := c.await(ctx, fc); err != nil {
+		return nil, 0, fmt.Errorf("UID FETCH %s: %w", fc.set, err)
 	}
 	if fc.err != nil {
 		return nil, 0, fmt.Errorf("UID FETCH %s: %w", fc.set, fc.err)
