@@ -41,13 +41,18 @@ type phraseIndex struct {
 	lists []*phrases
 	// starts has a bit for (a hash of) the first three bytes of every
 	// phrase; a position whose three bytes' bit is clear starts no phrase.
-	starts [1 << 16 / 64]uint64
-	// byFirst[b] are the phrases that start with byte b, each list's in
-	// list order.
-	byFirst [256][]phraseRef
+	starts [1 << startBits / 64]uint64
+	// refs[first[b]:first[b+1]] are the phrases that start with byte b,
+	// each list's in list order.
+	refs  []phraseRef
+	first [257]uint16
 	// short are the phrases of fewer than three bytes, searched for directly.
 	short []phraseRef
 }
+
+// startBits is the size of the starts hash: a few hundred phrases fill
+// under one in twenty of its 8,192 bits.
+const startBits = 13
 
 // phraseRef is phrase i of list l.
 type phraseRef struct{ l, i int }
@@ -59,6 +64,7 @@ const shortText = 128
 // newPhraseIndex indexes the lists together.
 func newPhraseIndex(lists ...*phrases) *phraseIndex {
 	x := &phraseIndex{lists: lists}
+	var byFirst [256][]phraseRef
 	for l, p := range lists {
 		for i, s := range p.list {
 			ref := phraseRef{l, i}
@@ -68,15 +74,19 @@ func newPhraseIndex(lists ...*phrases) *phraseIndex {
 			}
 			k := startKey(s[0], s[1], s[2])
 			x.starts[k/64] |= 1 << (k % 64)
-			x.byFirst[s[0]] = append(x.byFirst[s[0]], ref)
+			byFirst[s[0]] = append(byFirst[s[0]], ref)
 		}
+	}
+	for b, refs := range byFirst {
+		x.refs = append(x.refs, refs...)
+		x.first[b+1] = uint16(len(x.refs))
 	}
 	return x
 }
 
-// startKey hashes three bytes to 16 bits (Fibonacci hashing).
+// startKey hashes three bytes to startBits bits (Fibonacci hashing).
 func startKey(a, b, c byte) uint32 {
-	return (uint32(a)<<16 | uint32(b)<<8 | uint32(c)) * 0x9E3779B1 >> 16
+	return (uint32(a)<<16 | uint32(b)<<8 | uint32(c)) * 0x9E3779B1 >> (32 - startBits)
 }
 
 // find returns, for each list, the index of its first phrase (in list
@@ -120,7 +130,7 @@ func (x *phraseIndex) scan(s string, best []int) {
 		if x.starts[k/64]&(1<<(k%64)) == 0 {
 			continue
 		}
-		for _, r := range x.byFirst[s[i]] {
+		for _, r := range x.refs[x.first[s[i]]:x.first[int(s[i])+1]] {
 			if r.i < best[r.l] && strings.HasPrefix(s[i:], x.lists[r.l].list[r.i]) {
 				best[r.l] = r.i
 			}

@@ -137,26 +137,26 @@ var (
 	rangeSep  = `\s*(?:-|to|through|thru|until|till|bis|au|al|a|e|and)\s*`
 	yearPart  = `(?:,?\s*(?:de\s+|del\s+)?(\d{4}))?`
 	// "may 5", "july 10-31, 2013", "monday, may 5th"
-	mdyRe = regexp.MustCompile(`\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:` + rangeSep + `(\d{1,2})(?:st|nd|rd|th)?)?\b` + yearPart)
+	mdyPattern = `\b(` + monthAlt + `)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:` + rangeSep + `(\d{1,2})(?:st|nd|rd|th)?)?\b` + yearPart
 	// "5 may", "5. mai", "5 de mayo de 2024", "10-31 july", "1er mai"
-	dmyRe = regexp.MustCompile(`\b(\d{1,2})` + ordSuffix + `(?:` + rangeSep + `(\d{1,2})` + ordSuffix + `)?\s*(?:of\s+|de\s+)?(` + monthAlt + `)\b\.?` + yearPart)
+	dmyPattern = `\b(\d{1,2})` + ordSuffix + `(?:` + rangeSep + `(\d{1,2})` + ordSuffix + `)?\s*(?:of\s+|de\s+)?(` + monthAlt + `)\b\.?` + yearPart
 	// "05/07/2010", "15.08.", "2024-08-15", "15/8"
-	numRe = regexp.MustCompile(`\b(\d{1,4})([./-])(\d{1,2})(?:([./-])(\d{2,4}))?(\.?)`)
+	numPattern = `\b(\d{1,4})([./-])(\d{1,2})(?:([./-])(\d{2,4}))?(\.?)`
 
-	// The same patterns anchored, run only where a match can start (see
+	// The patterns are run anchored, only where a match can start (see
 	// findAllAt): Go's regexp has no DFA, and scanning a whole auto-reply
 	// with the month alternation on its NFA cost about a millisecond.
-	mdyAt = anchored(mdyRe)
-	dmyAt = anchored(dmyRe)
-	numAt = anchored(numRe)
+	mdyAt = anchored(mdyPattern)
+	dmyAt = anchored(dmyPattern)
+	numAt = anchored(numPattern)
 )
 
 // maxDateMatches bounds the matches read per pattern.
 const maxDateMatches = 50
 
-// anchored returns re matching only at the start of its input.
-func anchored(re *regexp.Regexp) *regexp.Regexp {
-	return regexp.MustCompile(`^(?:` + re.String() + `)`)
+// anchored compiles pattern to match only at the start of its input.
+func anchored(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` + pattern + `)`)
 }
 
 func monthAlternation() string {
@@ -232,10 +232,10 @@ func findAllAt(text string, at *regexp.Regexp, starts []int) [][]int {
 
 // dateStarts returns, in one pass, where the date patterns can match: at a
 // word start (\b: the byte before is not an ASCII letter, digit or _, as in
-// RE2), months where mdyRe can start (a month name followed by "." or
+// RE2), months where mdyPattern can start (a month name followed by "." or
 // white space: \s is space, \t, \n, \f, \r; no month name holds those, so
-// the name is everything up to the first of them), numbers where dmyRe and
-// numRe can (a digit).
+// the name is everything up to the first of them), numbers where
+// dmyPattern and numPattern can (a digit).
 func dateStarts(text string) (months, numbers []int) {
 	prevWord := false
 	for i := 0; i < len(text); i++ {

@@ -2,11 +2,19 @@ package classify
 
 import (
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
+)
+
+// The date patterns as written, unanchored.
+var (
+	mdyRe = regexp.MustCompile(mdyPattern)
+	dmyRe = regexp.MustCompile(dmyPattern)
+	numRe = regexp.MustCompile(numPattern)
 )
 
 // referenceDates is findDates as the patterns say it, searching the whole

@@ -253,6 +253,9 @@ func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, byUID map[uint32
 	for i, sig := range order {
 		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
 		if err != nil {
+			for _, cmd := range cmds[i+1:] {
+				c.settle(ctx, cmd)
+			}
 			return fmt.Errorf("phase 2 sections: %w", err)
 		}
 		assemble(groups[sig], got, plans)

@@ -220,10 +220,13 @@ func (p *pass) fetchNew(ctx context.Context) error {
 		cur := queue[0]
 		queue = queue[1:]
 		raws, err := p.c.finishFetch(ctx, cur.cmd, phase1Request(cur.r))
-		if err != nil {
-			return err
+		if err == nil {
+			err = p.deliver(ctx, raws)
 		}
-		if err := p.deliver(ctx, raws); err != nil {
+		if err != nil {
+			for _, f := range queue {
+				p.c.settle(ctx, f.cmd)
+			}
 			return err
 		}
 	}
