@@ -40,6 +40,25 @@ type DraftView struct {
 	Reason          string              `db:"reason" json:"reason,omitempty"`
 }
 
+// Text is the draft as the recipient will see it: the headers that
+// matter (From, To, Subject, In-Reply-To, References), then the body.
+func (d DraftView) Text() string {
+	var b strings.Builder
+	from := d.From
+	if d.FromName != "" {
+		from = fmt.Sprintf("%s <%s>", d.FromName, d.From)
+	}
+	fmt.Fprintf(&b, "From: %s\nTo: %s\nSubject: %s\n", from, d.To, d.Subject)
+	if d.InReplyTo != "" {
+		fmt.Fprintf(&b, "In-Reply-To: <%s>\n", d.InReplyTo)
+	}
+	if len(d.References) > 0 {
+		fmt.Fprintf(&b, "References: <%s>\n", strings.Join(d.References, "> <"))
+	}
+	fmt.Fprintf(&b, "\n%s", d.Body)
+	return b.String()
+}
+
 const draftViewSelect = `
 	SELECT d.id, d.thread_id, d.state, d.version, a.email AS from_addr, a.display_name AS from_name, d.to_addr,
 	       d.subject, d.body, d.in_reply_to, d.refs, d.message_id, d.template, d.approved_version, d.approved_at,

@@ -159,22 +159,7 @@ func (s *Server) plannerNote(ctx context.Context, d store.DraftView) (string, er
 
 // renderEmail shows a draft as the recipient will get it (the CLI's
 // `drafts show` prints the same).
-func renderEmail(d store.DraftView) string {
-	var b strings.Builder
-	from := d.From
-	if d.FromName != "" {
-		from = fmt.Sprintf("%s <%s>", d.FromName, d.From)
-	}
-	fmt.Fprintf(&b, "From: %s\nTo: %s\nSubject: %s\n", from, d.To, d.Subject)
-	if d.InReplyTo != "" {
-		fmt.Fprintf(&b, "In-Reply-To: <%s>\n", d.InReplyTo)
-	}
-	if len(d.References) > 0 {
-		fmt.Fprintf(&b, "References: <%s>\n", strings.Join(d.References, "> <"))
-	}
-	fmt.Fprintf(&b, "\n%s", d.Body)
-	return b.String()
-}
+func renderEmail(d store.DraftView) string { return d.Text() }
 
 // sendWindow says when mail may go out to this contact, on their clock.
 func sendWindow(p outreach.Policy, tz string) string {

@@ -169,26 +169,14 @@ func (a *app) draftsShowCommand() *cobra.Command {
 	return cmd
 }
 
-// renderEmail shows a draft as the recipient will see it: the headers that
-// matter, then the body.
+// renderEmail shows a draft as the recipient will see it, ending in a
+// newline for the terminal.
 func renderEmail(d store.DraftView) string {
-	var b strings.Builder
-	from := d.From
-	if d.FromName != "" {
-		from = fmt.Sprintf("%s <%s>", d.FromName, d.From)
+	t := d.Text()
+	if !strings.HasSuffix(t, "\n") {
+		t += "\n"
 	}
-	fmt.Fprintf(&b, "From: %s\nTo: %s\nSubject: %s\n", from, d.To, d.Subject)
-	if d.InReplyTo != "" {
-		fmt.Fprintf(&b, "In-Reply-To: <%s>\n", d.InReplyTo)
-	}
-	if len(d.References) > 0 {
-		fmt.Fprintf(&b, "References: <%s>\n", strings.Join(d.References, "> <"))
-	}
-	fmt.Fprintf(&b, "\n%s", d.Body)
-	if !strings.HasSuffix(d.Body, "\n") {
-		b.WriteString("\n")
-	}
-	return b.String()
+	return t
 }
 
 func (a *app) draftsEditCommand() *cobra.Command {
