@@ -6,7 +6,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +50,10 @@ type PassSummary struct {
 	Account   string           `json:"account"`
 	Mailboxes []MailboxSummary `json:"mailboxes"`
 	Stored    int              `json:"stored"`
-	Duration  time.Duration    `json:"duration_ns"`
+	// CaughtUp counts messages stored earlier without a skeleton whose
+	// skeleton this pass fetched, because they have come to matter.
+	CaughtUp int           `json:"caught_up"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // MailboxSummary is one mailbox's share of a pass.
@@ -111,6 +113,9 @@ type pass struct {
 	sum       PassSummary
 	boxes     []*MailboxSummary
 	unchanged []int64 // rows of the mailboxes whose STATUS matched their cursor
+	// ours are the Message-IDs of our own emails stored with a skeleton in
+	// this pass, which mail synced before them may refer to (catchUp).
+	ours []string
 }
 
 func (p *pass) run(ctx context.Context, conn *imapsync.Conn, only []imapsync.Role) error {
@@ -140,6 +145,11 @@ func (p *pass) run(ctx context.Context, conn *imapsync.Conn, only []imapsync.Rol
 	}
 	if err := p.writer.wait(); err != nil {
 		return p.s.fail(ctx, p.acct, p.writer.failed, err)
+	}
+	n, err := p.catchUp(ctx, conn)
+	p.sum.CaughtUp = n
+	if err != nil {
+		return p.s.fail(ctx, p.acct, 0, err)
 	}
 	return p.s.Store.MarkPassed(ctx, p.acct.ID, p.unchanged)
 }
@@ -200,6 +210,11 @@ func (p *pass) syncMailbox(ctx context.Context, conn *imapsync.Conn, mb imapsync
 	emit := func(b imapsync.Batch) error {
 		// Classified here, while the writer stores the batch before.
 		sb := toStoreBatch(row.ID, p.acct, b)
+		for _, m := range sb.Messages {
+			if m.Direction == outreach.Outbound && m.Raw != nil && m.MessageID != "" {
+				p.ours = append(p.ours, m.MessageID)
+			}
+		}
 		return p.writer.submit(row.ID, batchMessageIDs(b.Messages), func() error { return p.store(ctx, mb, sb, b, ms) })
 	}
 	_, err := conn.Sync(ctx, mb.Name, toSyncCursor(row.Cursor), opts, emit)
@@ -312,7 +327,7 @@ func classified(m *imapsync.Message, uidValidity uint32, acct Account) outreach.
 		return msg
 	}
 	res := classify.Classify(m.Raw)
-	if detail, err := json.Marshal(res); err == nil {
+	if detail, err := classificationJSON(res); err == nil {
 		msg.Kind, msg.Classification = res.Kind, detail
 	}
 	return msg

@@ -3,6 +3,7 @@ package imapsync
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -353,4 +354,32 @@ func checkPart(contentType string, body io.Reader, depth int) error {
 			return err
 		}
 	}
+}
+
+// ErrUIDValidityChanged is returned by Skeletons when the mailbox's
+// UIDVALIDITY is no longer the one the UIDs belong to.
+var ErrUIDValidityChanged = errors.New("imapsync: UIDVALIDITY changed")
+
+// Skeletons selects mailbox and fetches the skeleton (phase 2) of each
+// message in uids, which belong to uidValidity, for a message stored
+// earlier without one. A message the server no longer has comes back with
+// Raw nil and ParseError saying so; the others with the fields of their
+// full header parsed.
+func (c *Conn) Skeletons(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) ([]*Message, error) {
+	sel, err := c.selectMailbox(ctx, mailbox, false)
+	if err != nil {
+		return nil, err
+	}
+	if sel.UIDValidity != uidValidity {
+		return nil, fmt.Errorf("%s: %w (%d, now %d)", mailbox, ErrUIDValidityChanged, uidValidity, sel.UIDValidity)
+	}
+	c.strays.reset()
+	msgs := make([]*Message, len(uids))
+	for i, uid := range uids {
+		msgs[i] = &Message{UID: uid}
+	}
+	if err := c.fillSkeletons(ctx, msgs); err != nil {
+		return nil, fmt.Errorf("imapsync: skeletons in %s: %w", mailbox, err)
+	}
+	return msgs, nil
 }

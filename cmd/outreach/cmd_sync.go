@@ -198,8 +198,12 @@ func (a *app) reportPass(sum daemon.PassSummary) error {
 		}
 		parts = append(parts, p)
 	}
-	fmt.Fprintf(a.stdout, "%s: %s stored in %s (%s)\n", sum.Account, plural(sum.Stored, "new message"),
-		sum.Duration.Round(time.Millisecond), strings.Join(parts, ", "))
+	caught := ""
+	if sum.CaughtUp > 0 {
+		caught = fmt.Sprintf("; %s synced earlier now matter: their skeletons were fetched", plural(sum.CaughtUp, "message"))
+	}
+	fmt.Fprintf(a.stdout, "%s: %s stored in %s (%s)%s\n", sum.Account, plural(sum.Stored, "new message"),
+		sum.Duration.Round(time.Millisecond), strings.Join(parts, ", "), caught)
 	return nil
 }
 

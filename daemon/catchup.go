@@ -1,0 +1,124 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/classify"
+	"github.com/outreach/outreach/imapsync"
+	"github.com/outreach/outreach/store"
+)
+
+// catchUpBatch is how many skeletons a catch-up asks for at a time.
+const catchUpBatch = 500
+
+// catchUp fetches the skeletons of messages stored without one that have
+// come to matter since they were synced (see store.WantedSkeletons): after
+// contacts changed, those to or from a contact's address; and those that
+// refer to our own emails stored with a skeleton in this pass (a reply
+// synced from INBOX before our email was synced from Sent). Each skeleton
+// fetched may be our own email that others refer to, so it goes on until
+// nothing more is wanted. Once the messages have their skeleton, threading
+// picks them up as if they had been synced with it.
+func (p *pass) catchUp(ctx context.Context, conn *imapsync.Conn) (int, error) {
+	gen, err := p.s.Store.SkeletonsDue(ctx, p.acct.ID)
+	if err != nil {
+		return 0, err
+	}
+	refs, total := p.ours, 0
+	for gen != 0 || len(refs) > 0 {
+		want, err := p.s.Store.WantedSkeletons(ctx, p.acct.ID, gen != 0, refs, catchUpBatch)
+		if err != nil {
+			return total, err
+		}
+		if len(want) == 0 {
+			break
+		}
+		got, more, err := p.fetchSkeletons(ctx, conn, want)
+		total += len(got)
+		if err != nil {
+			return total, err
+		}
+		refs = append(refs, more...)
+	}
+	if gen != 0 {
+		return total, p.s.Store.SkeletonsCaughtUp(ctx, p.acct.ID, gen)
+	}
+	return total, nil
+}
+
+// fetchSkeletons fetches and stores the skeletons of want, mailbox by
+// mailbox. It returns those stored and the Message-IDs of our own emails
+// among them.
+func (p *pass) fetchSkeletons(ctx context.Context, conn *imapsync.Conn, want []store.SkeletonWant) ([]store.Skeleton, []string, error) {
+	var got []store.Skeleton
+	var ours []string
+	for len(want) > 0 {
+		n := 1
+		for n < len(want) && want[n].MailboxID == want[0].MailboxID && want[n].UIDValidity == want[0].UIDValidity {
+			n++
+		}
+		group := want[:n]
+		want = want[n:]
+		uids := make([]uint32, len(group))
+		for i, w := range group {
+			uids[i] = w.UID
+		}
+		msgs, err := conn.Skeletons(ctx, group[0].Mailbox, group[0].UIDValidity, uids)
+		if err != nil {
+			// Also when UIDVALIDITY changed: the next pass rescans the
+			// mailbox first, its rows move to the new UIDVALIDITY and are
+			// asked for again.
+			return got, ours, fmt.Errorf("catch up skeletons: %w", err)
+		}
+		var stored []store.Skeleton
+		var missing []int64
+		for i, m := range msgs {
+			if m.Raw == nil {
+				missing = append(missing, group[i].ID)
+				continue
+			}
+			msg := classified(m, group[i].UIDValidity, p.acct)
+			stored = append(stored, store.Skeleton{ID: group[i].ID, Header: m.Header, Raw: m.Raw,
+				ParseError: m.ParseError, Kind: msg.Kind, Classification: msg.Classification})
+			if msg.Direction == outreach.Outbound && m.MessageID != "" {
+				ours = append(ours, m.MessageID)
+			}
+		}
+		if err := p.s.Store.SaveSkeletons(ctx, stored, missing); err != nil {
+			return got, ours, err
+		}
+		got = append(got, stored...)
+	}
+	return got, ours, nil
+}
+
+// classificationJSON is res as stored in messages.classification: jsonb
+// refuses the escaped NUL (\u0000) that a header with a NUL byte would put
+// in the evidence, so it becomes U+FFFD, as clean does for text columns.
+func classificationJSON(res classify.Result) ([]byte, error) {
+	b, err := json.Marshal(res)
+	if err != nil || !bytes.Contains(b, []byte(`\u0000`)) {
+		return b, err
+	}
+	// In JSON a backslash only ever starts an escape, so walking escape by
+	// escape finds the NULs and leaves an escaped backslash followed by
+	// "u0000" (the text \u0000) alone.
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] != '\\' || i+1 == len(b):
+			out = append(out, b[i])
+		case bytes.HasPrefix(b[i+1:], []byte("u0000")):
+			out = append(out, `\ufffd`...)
+			i += 5
+		default:
+			out = append(out, b[i], b[i+1])
+			i++
+		}
+	}
+	return out, nil
+}

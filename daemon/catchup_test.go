@@ -1,0 +1,131 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/classify"
+	"github.com/outreach/outreach/store"
+	"github.com/outreach/outreach/store/storetest"
+)
+
+// Messages stored without their skeleton get it once they matter: a reply
+// from another address synced from INBOX before our email was synced from
+// Sent (same pass), and mail to or from a contact added after the sync.
+// A message the server no longer has is marked, not asked for again.
+func TestDovecotCatchUpSkeletons(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startDovecot(t)
+	st := storetest.New(t, nil)
+	acct := newAccount(t, st, srv.Host, srv.Port)
+	const lee, gone = "lee@uro.example.edu", "gone@elsewhere.example"
+	if err := srv.Deliver("INBOX",
+		mail("office@med.example.edu", applicant, "RE: Research opportunity", "coord@med.example.edu",
+			"In-Reply-To: <orig@example.org>"),
+		mail(lee, applicant, "Re: Observership", "lee-1@uro.example.edu", "In-Reply-To: <obs@example.org>"),
+		mail("friend@example.net", applicant, "Dinner", "dinner@example.net"),
+		mail(gone, applicant, "Hello", "hello@elsewhere.example")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Deliver("Sent",
+		mail(applicant, professor, "Research opportunity", "orig@example.org"),
+		mail(applicant, lee, "Observership", "obs@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	s := &Syncer{Store: st}
+	withSkeleton := func(id string) bool {
+		t.Helper()
+		return rowCount(t, st, "m.message_id = $1 AND m.raw IS NOT NULL", id) == 1
+	}
+
+	sum, err := s.SyncOnce(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stored != 6 || sum.CaughtUp != 1 {
+		t.Fatalf("first pass stored %d and caught up %d, want 6 and 1 (the coordinator's reply)", sum.Stored, sum.CaughtUp)
+	}
+	if !withSkeleton("coord@med.example.edu") || rowCount(t, st, "m.message_id = 'coord@med.example.edu' AND m.kind = 'human'") != 1 {
+		t.Fatal("the coordinator's reply, synced before our email, has no skeleton or was not classified human")
+	}
+	for _, id := range []string{"lee-1@uro.example.edu", "obs@example.org", "dinner@example.net", "hello@elsewhere.example"} {
+		if withSkeleton(id) {
+			t.Errorf("%s has a skeleton, but it does not matter yet", id)
+		}
+	}
+	if _, err := AttachPending(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, st, `m.message_id = 'coord@med.example.edu' AND m.thread_id = (SELECT thread_id FROM messages
+		WHERE message_id = 'orig@example.org') AND m.thread_rule = 'refers_to'`); n != 1 {
+		t.Fatal("the coordinator's reply is not in the thread of our email")
+	}
+
+	// A contact added after the sync: their mail is caught up on the next
+	// pass, both ways, though no mailbox changed.
+	addContact(t, st, lee)
+	if sum, err = s.SyncOnce(ctx, acct); err != nil || sum.Stored != 0 || sum.CaughtUp != 2 {
+		t.Fatalf("after adding a contact: stored %d, caught up %d (%v), want 0 and 2", sum.Stored, sum.CaughtUp, err)
+	}
+	if !withSkeleton("lee-1@uro.example.edu") || !withSkeleton("obs@example.org") || withSkeleton("dinner@example.net") {
+		t.Fatal("the new contact's mail was not caught up, or other mail was")
+	}
+	if _, err := AttachPending(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, st, `m.message_id = 'lee-1@uro.example.edu' AND m.thread_id IS NOT NULL`); n != 1 {
+		t.Fatal("the new contact's reply is in no thread")
+	}
+	if sum, err = s.SyncOnce(ctx, acct); err != nil || sum.CaughtUp != 0 {
+		t.Fatalf("nothing changed: caught up %d (%v), want 0", sum.CaughtUp, err)
+	}
+
+	// The server no longer has the message (gone between the sync and the
+	// catch-up: here its row points at a UID the server never had).
+	exec(t, st, `UPDATE messages SET uid = 9999 WHERE message_id = 'hello@elsewhere.example'`)
+	addContact(t, st, gone)
+	if sum, err = s.SyncOnce(ctx, acct); err != nil || sum.CaughtUp != 0 {
+		t.Fatalf("a message the server lost: caught up %d (%v), want 0 and no error", sum.CaughtUp, err)
+	}
+	if n := rowCount(t, st, "m.message_id = 'hello@elsewhere.example' AND m.skeleton_missing AND m.raw IS NULL"); n != 1 {
+		t.Fatal("the lost message is not marked skeleton_missing")
+	}
+	var due int64
+	if due, err = st.SkeletonsDue(ctx, acct.ID); err != nil || due != 0 {
+		t.Fatalf("catch-up still due (%d, %v) after a complete one", due, err)
+	}
+}
+
+func addContact(t *testing.T, st *store.Store, addr string) {
+	t.Helper()
+	if _, err := st.ImportContacts(context.Background(), store.ImportRequest{Columns: []string{"email"},
+		Rows: []outreach.ContactRow{{Line: 2, Contact: outreach.Contact{Email: addr, Addresses: []string{addr}}}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A NUL byte that reaches the classification (a malformed header quoted as
+// evidence) must not make the batch unstorable: jsonb refuses \u0000.
+func TestClassificationJSONWithoutNUL(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	res := classify.Result{Kind: outreach.MessageHuman, Evidence: []string{"subject \x00 odd", `literal \u0000 text`},
+		RefersTo: []string{"a\x00b@example.org"}, FailedRecipients: []string{}}
+	b, err := classificationJSON(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back classify.Result
+	if err := st.DB().Get(&b, `SELECT $1::text::jsonb::text`, string(b)); err != nil {
+		t.Fatalf("PostgreSQL refuses the classification: %v", err)
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Evidence[0] != "subject \ufffd odd" || back.Evidence[1] != `literal \u0000 text` || back.RefersTo[0] != "a\ufffdb@example.org" {
+		t.Fatalf("stored %q %q, want the NUL replaced by U+FFFD", back.Evidence[0], back.RefersTo[0])
+	}
+}
