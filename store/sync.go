@@ -220,7 +220,7 @@ func rekeyMessages(ctx context.Context, tx *sqlx.Tx, b SyncBatch) (int, error) {
 	keys := make([]string, len(b.Messages))
 	uids := make([]int64, len(b.Messages))
 	for i, m := range b.Messages {
-		keys[i], uids[i] = MessageKey(m), int64(m.UID)
+		keys[i], uids[i] = clean(MessageKey(m)), int64(m.UID) // as stored (messageRow)
 	}
 	res, err := tx.ExecContext(ctx, `
 		WITH incoming AS (SELECT * FROM unnest($3::text[], $4::bigint[]) AS u(key, uid)),

@@ -176,6 +176,35 @@ func TestSyncRescanAcrossBatches(t *testing.T) {
 	}
 }
 
+// A rescan matches messages whose Message-ID (or, lacking one, subject) is
+// not valid UTF-8 or holds a NUL: stored cleaned, matched cleaned, moved
+// rather than duplicated, and the batch is not refused.
+func TestSyncRescanMatchesUncleanKeys(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t, nil)
+	ctx := context.Background()
+	mb := newMailbox(t, st)
+	odd := func(uid uint32) []outreach.Message {
+		date := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		return []outreach.Message{
+			{UID: uid, MessageID: "bad\xff\x00id@example.edu", From: "prof@example.edu", Date: date},
+			{UID: uid + 1, Subject: "Re: \xfe\x00 no id", From: "prof@example.edu", Date: date, Size: 42},
+		}
+	}
+	if _, err := st.SaveSyncBatch(ctx, store.SyncBatch{MailboxID: mb.ID, Messages: odd(1), Final: true,
+		Cursor: store.Cursor{UIDValidity: 7, HighestUID: 2, UIDNext: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.SaveSyncBatch(ctx, store.SyncBatch{MailboxID: mb.ID, Reset: true, UIDValidity: 8, Final: true,
+		Messages: odd(11), Cursor: store.Cursor{UIDValidity: 8, HighestUID: 12, UIDNext: 13}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total, moved := countRows(t, st, mb.ID, "true"), countRows(t, st, mb.ID, "uidvalidity = 8 AND uid IN (11, 12)"); total != 2 || moved != 2 || res.Inserted != 2 {
+		t.Fatalf("%d rows, %d moved to the new UIDVALIDITY, %d reported; want 2, 2, 2", total, moved, res.Inserted)
+	}
+}
+
 // A mailbox can fail before its first pass: it is degraded with the reason.
 func TestMarkMailboxErrorBeforeFirstPass(t *testing.T) {
 	t.Parallel()
