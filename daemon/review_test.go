@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/store"
@@ -33,7 +34,8 @@ func (w *world) review(draftID int64, a store.ReviewAction, version int) (store.
 func TestApprovalIsOfOneVersion(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, professor)
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	_, id := w.proposed(professor)
 	w.clock.Set(day(7, 11))
 	v, err := w.st.EditDraft(ctx, id, 1, store.DraftEdit{Body: "Dear Dr. Chen,\n\nA shorter follow-up.\n"})
@@ -43,9 +45,18 @@ func TestApprovalIsOfOneVersion(t *testing.T) {
 	if _, err := w.review(id, store.ReviewApprove, 1); !outreach.IsKind(err, outreach.KindConflict) {
 		t.Fatalf("approving version 1 after the edit: %v, want a conflict", err)
 	}
+	notices, err := w.st.Listen(ctx, store.NoticeApproved)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rev, err := w.review(id, store.ReviewApprove, 2)
 	if err != nil || rev.Refused != "" || rev.Draft.State != outreach.DraftApproved || *rev.Draft.ApprovedVersion != 2 {
 		t.Fatalf("approving version 2: %+v %v", rev, err)
+	}
+	select { // what wakes the sender of `outreach run`
+	case <-notices:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the approval was not announced")
 	}
 	// Editing the approved draft voids the approval.
 	if _, err := w.st.EditDraft(ctx, id, 2, store.DraftEdit{Subject: "Re: Research opportunity (CV attached on request)"}); err != nil {

@@ -19,6 +19,8 @@ ALTER TABLE messages ADD COLUMN skeleton_missing boolean NOT NULL DEFAULT false;
 CREATE FUNCTION contact_addresses_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE accounts SET contacts_gen = contacts_gen + 1;
+    -- The daemon listens (store.NoticeContacts) and runs a pass now.
+    PERFORM pg_notify('outreach_contacts', '');
     RETURN NULL;
 END
 $$;

@@ -216,6 +216,9 @@ func (s *Store) ReviewDraft(ctx context.Context, id int64, action ReviewAction, 
 				approved_version = version, updated_at = $2 WHERE id = $1`, id, at); err != nil {
 				return err
 			}
+			if err := notify(ctx, tx, NoticeApproved); err != nil {
+				return err
+			}
 			return appendEvent(ctx, tx, Event{At: at, Type: "draft_approved", Actor: "user", ThreadID: d.ThreadID,
 				DraftID: id, FromState: d.From, ToState: string(outreach.DraftApproved),
 				Detail: map[string]any{"version": d.Version, "note": note}})

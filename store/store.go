@@ -22,6 +22,7 @@ import (
 // Store is the database, shared by the daemon, the CLI and the web page.
 type Store struct {
 	db  *sqlx.DB
+	url string // for Listen's connection of its own
 	now func() time.Time
 }
 
@@ -54,7 +55,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, now: now}, nil
+	return &Store{db: db, url: url, now: now}, nil
 }
 
 // Close closes the connection pool.

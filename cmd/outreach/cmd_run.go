@@ -14,6 +14,7 @@ import (
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/daemon"
+	"github.com/outreach/outreach/store"
 )
 
 func (a *app) runCommand() *cobra.Command {
@@ -108,8 +109,17 @@ func (a *app) runDaemon(ctx context.Context, ro runOptions) error {
 		kicks[i] = make(chan struct{}, 1)
 	}
 
+	// An approval (web page or CLI, this process or another) wakes the
+	// sender; a contact added wakes a pass that catches up their mail.
+	notices, err := st.Listen(ctx, store.NoticeApproved, store.NoticeContacts)
+	if err != nil {
+		return err
+	}
+	approved := make(chan struct{}, 1)
+	sender.Wake = approved
+
 	var wg sync.WaitGroup
-	errs := make(chan error, len(sender.Accounts)+4)
+	errs := make(chan error, len(sender.Accounts)+5)
 	goLoop := func(name string, fn func() error) {
 		wg.Add(1)
 		go func() {
@@ -125,7 +135,7 @@ func (a *app) runDaemon(ctx context.Context, ro runOptions) error {
 		goLoop("sync "+acct.Name, func() error {
 			return syncer.Watch(ctx, acct, daemon.WatchOptions{SentKick: kicks[i], Passed: func(p daemon.PassSummary) {
 				metrics.ObservePass(p)
-				if p.Stored > 0 {
+				if p.Stored > 0 || p.CaughtUp > 0 {
 					wake(planKick)
 				}
 			}})
@@ -142,6 +152,19 @@ func (a *app) runDaemon(ctx context.Context, ro runOptions) error {
 				}
 			}
 		}
+	})
+	goLoop("notices", func() error {
+		for n := range notices {
+			switch n {
+			case store.NoticeApproved:
+				wake(approved)
+			case store.NoticeContacts:
+				for _, k := range kicks {
+					wake(k)
+				}
+			}
+		}
+		return nil
 	})
 	goLoop("plan", func() error { return planner.Run(ctx, time.Minute, planKick, a.now) })
 	goLoop("send", func() error { return sender.Run(ctx) })
