@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/classify"
@@ -28,7 +29,7 @@ func (p *pass) catchUp(ctx context.Context, conn *imapsync.Conn) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	refs, total := p.ours, 0
+	refs, total := slices.Clone(p.ours), 0
 	for gen != 0 || len(refs) > 0 {
 		want, err := p.s.Store.WantedSkeletons(ctx, p.acct.ID, gen != 0, refs, catchUpBatch)
 		if err != nil {
@@ -37,8 +38,8 @@ func (p *pass) catchUp(ctx context.Context, conn *imapsync.Conn) (int, error) {
 		if len(want) == 0 {
 			break
 		}
-		got, more, err := p.fetchSkeletons(ctx, conn, want)
-		total += len(got)
+		n, more, err := p.fetchSkeletons(ctx, conn, want)
+		total += n
 		if err != nil {
 			return total, err
 		}
@@ -51,10 +52,10 @@ func (p *pass) catchUp(ctx context.Context, conn *imapsync.Conn) (int, error) {
 }
 
 // fetchSkeletons fetches and stores the skeletons of want, mailbox by
-// mailbox. It returns those stored and the Message-IDs of our own emails
-// among them.
-func (p *pass) fetchSkeletons(ctx context.Context, conn *imapsync.Conn, want []store.SkeletonWant) ([]store.Skeleton, []string, error) {
-	var got []store.Skeleton
+// mailbox. It returns how many it stored and the Message-IDs of our own
+// emails among them.
+func (p *pass) fetchSkeletons(ctx context.Context, conn *imapsync.Conn, want []store.SkeletonWant) (int, []string, error) {
+	var got int
 	var ours []string
 	for len(want) > 0 {
 		n := 1
@@ -91,7 +92,7 @@ func (p *pass) fetchSkeletons(ctx context.Context, conn *imapsync.Conn, want []s
 		if err := p.s.Store.SaveSkeletons(ctx, stored, missing); err != nil {
 			return got, ours, err
 		}
-		got = append(got, stored...)
+		got += len(stored)
 	}
 	return got, ours, nil
 }
