@@ -7,6 +7,7 @@ import (
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/classify"
+	"github.com/outreach/outreach/imapsync"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
 )
@@ -127,5 +128,31 @@ func TestClassificationJSONWithoutNUL(t *testing.T) {
 	}
 	if back.Evidence[0] != "subject \ufffd odd" || back.Evidence[1] != `literal \u0000 text` || back.RefersTo[0] != "a\ufffdb@example.org" {
 		t.Fatalf("stored %q %q, want the NUL replaced by U+FFFD", back.Evidence[0], back.RefersTo[0])
+	}
+}
+
+// The relevance check's idea of machine-made mail, from the phase-1 header.
+func TestAutomatic(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		header string
+		want   bool
+	}{
+		{"From: Wei Chen <chen@med.example.edu>\r\nSubject: Re: Research\r\n", false},
+		{"From: chen@med.example.edu\r\nAuto-Submitted: auto-replied\r\n", true},
+		{"From: chen@med.example.edu\r\nAuto-Submitted:  No \r\n", false},
+		{"From: chen@med.example.edu\r\nX-Autoreply: yes\r\n", true},
+		{"From: chen@med.example.edu\r\nX-Auto-Response-Suppress: All\r\n", false},
+		{"From: chen@med.example.edu\r\nX-Auto-Response-Suppress: All\r\nX-MS-Exchange-Inbox-Rules-Loop: chen@med.example.edu\r\n", true},
+		{"From: postmaster@med.example.edu\r\n", true},
+		{"From: MAILER-DAEMON@mx.example.edu\r\n", true},
+		{"From: x@example.org\r\nContent-Type: multipart/report;\r\n report-type=delivery-status; boundary=b\r\n", true},
+		{"From: x@example.org\r\nReturn-Path: <>\r\n", true},
+		{"\x00\x01 not a header at all\r\n", true},
+	} {
+		m := imapsync.MessageFromHeader([]byte(c.header + "\r\n"))
+		if got := automatic(m); got != c.want {
+			t.Errorf("automatic(%q) = %v, want %v", c.header, got, c.want)
+		}
 	}
 }

@@ -234,9 +234,10 @@ func TestRelevanceCountsTheBatchInFlight(t *testing.T) {
 	st := storetest.New(t, nil)
 	s := &Syncer{Store: st}
 	w := newBatchWriter()
-	reply := &imapsync.Message{From: "someone@example.net", To: []string{"applicant@example.org"},
-		InReplyTo: []string{"earlier@example.net"}, Header: []byte("From: someone@example.net\r\n\r\n")}
-	empty := &imapsync.Message{From: "other@example.net", References: []string{""}, Header: []byte("From: other@example.net\r\n\r\n")}
+	reply := imapsync.MessageFromHeader([]byte("From: someone@example.net\r\nTo: applicant@example.org\r\n" +
+		"In-Reply-To: <earlier@example.net>\r\n\r\n"))
+	empty := imapsync.MessageFromHeader([]byte("From: other@example.net\r\n\r\n"))
+	empty.References = []string{""} // names nothing, even while a message without Message-ID is held
 	relevant := func() []bool {
 		t.Helper()
 		got, err := s.relevance(w)(ctx, []*imapsync.Message{reply, empty})

@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"net/textproto"
 	"strings"
 
 	"github.com/outreach/outreach/imapsync"
@@ -85,12 +82,8 @@ func batchMessageIDs(msgs []*imapsync.Message) map[string]bool {
 // automatic reports whether a header looks machine-made: an auto-reply
 // (RFC 3834), a report (RFC 6522), a bounce's tell-tales, or a mailer-daemon.
 func automatic(m *imapsync.Message) bool {
-	// A reader sized to the header: bufio's default 4 KB, per message, was
-	// most of what a sync allocated.
-	r := bufio.NewReaderSize(bytes.NewReader(m.Header), min(len(m.Header)+1, 4096))
-	h, err := textproto.NewReader(r).ReadMIMEHeader()
-	if err != nil && len(h) == 0 {
-		return true // unreadable: let classification look at the skeleton
+	if m.HeaderUnreadable() {
+		return true // let classification look at the skeleton
 	}
 	local := strings.ToLower(m.From)
 	if i := strings.IndexByte(local, '@'); i >= 0 {
@@ -99,15 +92,15 @@ func automatic(m *imapsync.Message) bool {
 	switch {
 	case local == "mailer-daemon" || local == "postmaster":
 		return true
-	case h.Get("Auto-Submitted") != "" && !strings.EqualFold(strings.TrimSpace(h.Get("Auto-Submitted")), "no"):
+	case m.Get("Auto-Submitted") != "" && !strings.EqualFold(m.Get("Auto-Submitted"), "no"):
 		return true
-	case h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != "" || h.Get("X-Failed-Recipients") != "":
+	case m.Get("X-Autoreply") != "" || m.Get("X-Autorespond") != "" || m.Get("X-Failed-Recipients") != "":
 		return true
-	case h.Get("X-Auto-Response-Suppress") != "" && h.Get("X-MS-Exchange-Inbox-Rules-Loop") != "":
+	case m.Get("X-Auto-Response-Suppress") != "" && m.Get("X-MS-Exchange-Inbox-Rules-Loop") != "":
 		return true
-	case strings.Contains(strings.ToLower(h.Get("Content-Type")), "multipart/report"):
+	case strings.Contains(strings.ToLower(m.Get("Content-Type")), "multipart/report"):
 		return true
-	case strings.TrimSpace(h.Get("Return-Path")) == "<>":
+	case m.Get("Return-Path") == "<>":
 		return true
 	}
 	return false

@@ -40,17 +40,28 @@ type Message struct {
 	// completely; the fields that could be parsed are still set and the
 	// message is still returned, never dropped.
 	ParseError string
+
+	fields []headerField // Header's fields, unfolded, for Get
 }
 
+// Get returns the first value of the header field named k (any case),
+// unfolded and trimmed, or "" when Header has no such field.
+func (m *Message) Get(k string) string { return first(values(m.fields, k)) }
+
+// HeaderUnreadable reports that no field could be read from Header.
+func (m *Message) HeaderUnreadable() bool { return len(m.fields) == 0 }
+
 // HeaderFields is the phase-1 header list (BODY.PEEK[HEADER.FIELDS (...)],
-// RFC 3501 section 6.4.5): threading, addressing, and the fields that mark
-// auto-replies (RFC 3834), lists (RFC 2919, RFC 2369) and bounces.
+// RFC 3501 section 6.4.5): what threading, addressing and the relevance
+// check need, including the fields that mark auto-replies (RFC 3834),
+// reports (RFC 6522) and bounces. Every field more costs on both sides for
+// every message, and the server reads each message's file the first time
+// a field is asked for; phase 2 fetches the full header of the messages
+// that matter.
 var HeaderFields = []string{
-	"Message-ID", "In-Reply-To", "References", "From", "Sender", "Reply-To", "To", "Cc",
-	"Date", "Subject", "Auto-Submitted", "Precedence", "List-Id", "List-Unsubscribe",
-	"X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
-	"X-MS-Exchange-Inbox-Rules-Loop", "X-Apple-Action", "Return-Path", "Content-Type",
-	"X-Failed-Recipients",
+	"Message-ID", "In-Reply-To", "References", "From", "To", "Cc", "Date", "Subject",
+	"Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
+	"X-MS-Exchange-Inbox-Rules-Loop", "Return-Path", "Content-Type", "X-Failed-Recipients",
 }
 
 // wordDecoder decodes RFC 2047 encoded words in any charset go-message knows.
@@ -66,6 +77,7 @@ type headerField struct{ key, value string }
 // line or field is skipped and noted in ParseError.
 func (m *Message) parseHeader() {
 	fields, problems := splitHeader(m.Header)
+	m.fields = fields
 	if len(fields) == 0 {
 		problems = append(problems, "header: no fields (RFC 5322 requires From and Date)")
 	}
@@ -262,6 +274,14 @@ func parseDate(v string, problems []string) (time.Time, []string) {
 		return time.Time{}, append(problems, fmt.Sprintf("date: %v", err))
 	}
 	return t, problems
+}
+
+// MessageFromHeader builds a Message from a header block, parsed as phase 1
+// parses what it fetched.
+func MessageFromHeader(h []byte) *Message {
+	m := &Message{Header: h}
+	m.parseHeader()
+	return m
 }
 
 // newMessage builds a Message from phase-1 data and parses its header.
