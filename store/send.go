@@ -319,15 +319,48 @@ func (s *Store) RecordSent(ctx context.Context, d SendDone) error {
 		set:    `sent_at = $3, smtp_reply = $4, sent_copy = $5, last_error = ''`,
 		args:   []any{d.Reply, d.Copy},
 		detail: map[string]any{"smtp_reply": d.Reply, "note": d.Note, "sent_copy": d.Copy},
-		after: func(ctx context.Context, tx *sqlx.Tx, k draftKey, at time.Time) error {
-			if err := markThreadFollowedUp(ctx, tx, k, at); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE threads SET next_action = 'decide', next_action_at = $2 WHERE id = $1`,
-				k.ThreadID, at)
-			return err
-		},
-	})
+		after:  followedUp})
+}
+
+// followedUp counts a sent draft as its thread's one follow-up and asks the
+// planner to decide the thread again.
+func followedUp(ctx context.Context, tx *sqlx.Tx, k draftKey, at time.Time) error {
+	if err := markThreadFollowedUp(ctx, tx, k, at); err != nil {
+		return err
+	}
+	return decideNow(ctx, tx, k, at)
+}
+
+// decideNow asks the planner to decide the draft's thread again at once.
+func decideNow(ctx context.Context, tx *sqlx.Tx, k draftKey, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE threads SET next_action = 'decide', next_action_at = $2 WHERE id = $1`,
+		k.ThreadID, at)
+	return err
+}
+
+// SettleReview records the applicant's word on a draft in review, whose
+// send may or may not have gone out (the server never answered the end of
+// DATA, and no copy turned up in the synced mailboxes). Sent (they see it
+// in their Sent folder, or the recipient has it) counts it as the thread's
+// one follow-up, as RecordSent does. Not sent makes it failed: nothing is
+// resent, and the planner sends the thread to needs_review, for the
+// applicant to decide (resuming it lets the planner propose a follow-up
+// again). Either way the planner decides the thread at once.
+func (s *Store) SettleReview(ctx context.Context, draftID int64, sent bool, note string, now time.Time) error {
+	m := draftMove{id: draftID, now: now, actor: "user", from: []outreach.DraftState{outreach.DraftReview},
+		detail: map[string]any{"note": note}}
+	if sent {
+		m.to, m.after = outreach.DraftSent, followedUp
+		m.set, m.args = `sent_at = $3, smtp_reply = $4, last_error = ''`, []any{"confirmed sent by the applicant"}
+	} else {
+		reason := "the applicant found it was not sent"
+		if note != "" {
+			reason += ": " + note
+		}
+		m.to, m.after = outreach.DraftFailed, decideNow
+		m.set, m.args = `last_error = $4`, []any{reason}
+	}
+	return s.changeDraft(ctx, m)
 }
 
 // SendFailure is a send that did not (or may not have) gone out.
@@ -423,6 +456,7 @@ type draftMove struct {
 	set    string // assignments after state and updated_at: $1 id, $2 state, $3 now, then args
 	args   []any
 	detail map[string]any
+	actor  string                                                                 // "" means the mailer
 	pre    func(ctx context.Context, tx *sqlx.Tx) error                           // before any row lock
 	check  func(ctx context.Context, tx *sqlx.Tx, d draftKey) error               // under the locks, before the change
 	after  func(ctx context.Context, tx *sqlx.Tx, d draftKey, at time.Time) error // at: the change's time
@@ -470,7 +504,11 @@ func (s *Store) changeDraft(ctx context.Context, m draftMove) error {
 				detail[k] = v
 			}
 		}
-		if err := appendEvent(ctx, tx, Event{At: at, Type: "draft_" + string(m.to), Actor: "mailer",
+		actor := m.actor
+		if actor == "" {
+			actor = "mailer"
+		}
+		if err := appendEvent(ctx, tx, Event{At: at, Type: "draft_" + string(m.to), Actor: actor,
 			ThreadID: d.ThreadID, DraftID: m.id, FromState: d.From, ToState: string(m.to), Detail: detail}); err != nil {
 			return err
 		}

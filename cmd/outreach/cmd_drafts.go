@@ -27,7 +27,7 @@ longer current is refused. On approval the thread is checked again (a reply
 since? a block? a pause?) and the approval is refused with the reason.`,
 	}
 	cmd.AddCommand(a.draftsListCommand(), a.draftsShowCommand(), a.draftsEditCommand(),
-		a.draftsApproveCommand(), a.draftsRejectCommand())
+		a.draftsApproveCommand(), a.draftsRejectCommand(), a.draftsSettleCommand())
 	return cmd
 }
 
@@ -369,6 +369,55 @@ func (a *app) draftsRejectCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&redraft, "redraft", false, "propose a fresh draft instead of closing the thread")
 	cmd.Flags().StringVar(&note, "note", "", "why, for the decision log")
+	a.addJSONFlag(cmd)
+	return cmd
+}
+
+func (a *app) draftsSettleCommand() *cobra.Command {
+	var sent, notSent bool
+	var note string
+	cmd := &cobra.Command{
+		Use:   "settle DRAFT-ID --sent|--not-sent [--note TEXT]",
+		Short: "Say whether a draft in review went out, after checking your Sent folder",
+		Long: `A draft is in review when its send may or may not have gone out: the mail
+server never answered the end of the message, and no copy has turned up in
+the mailboxes synced since (when one does, the draft settles by itself).
+Nothing in review is ever sent again. Look in your Sent folder (or ask):
+
+  --sent      it went out: it counts as the thread's one follow-up
+  --not-sent  it did not: the draft is marked failed and nothing is resent;
+              the thread waits for you (outreach threads resume ID lets the
+              planner propose a follow-up again, which you approve as usual)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sent == notSent {
+				return outreach.Errorf(outreach.KindInvalid, "say --sent or --not-sent")
+			}
+			id, err := draftID(args[0])
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			if err := st.SettleReview(cmd.Context(), id, sent, note, a.now()); err != nil {
+				return err
+			}
+			d, err := st.Draft(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if a.jsonOut {
+				return a.printJSON(toDraftJSON(d, false))
+			}
+			fmt.Fprintf(a.stdout, "draft %d is %s; thread %d is %s\n", d.ID, d.State, d.ThreadID, d.ThreadState)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&sent, "sent", false, "it went out")
+	cmd.Flags().BoolVar(&notSent, "not-sent", false, "it did not go out")
+	cmd.Flags().StringVar(&note, "note", "", "how you know, for the decision log")
 	a.addJSONFlag(cmd)
 	return cmd
 }

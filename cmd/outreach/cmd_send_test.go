@@ -284,8 +284,47 @@ func TestSendKilledAtEachPoint(t *testing.T) {
 			if n := s.copiesInSent(t, 1); n != wantCopies {
 				t.Fatalf("%d copies in Sent, want %d", n, wantCopies)
 			}
+			if c.after == "review" {
+				s.settleReview(t, c.received == 1)
+			}
 		})
 	}
+}
+
+// settleReview has the applicant say whether draft 1, in review, went out
+// (they looked in their Sent folder); then nothing is sent again.
+func (s *sendSetup) settleReview(t *testing.T, sent bool) {
+	t.Helper()
+	flag, wantDraft, wantThread := "--not-sent", "failed", "needs_review"
+	if sent {
+		flag, wantDraft, wantThread = "--sent", "sent", "followed_up"
+	}
+	s.run(t, exitInvalid, "drafts", "settle", "1")
+	r := s.run(t, 0, "drafts", "settle", "1", flag, "--note", "checked my Sent folder", "--json")
+	var d draftJSON
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if string(d.State) != wantDraft {
+		t.Fatalf("settled %s: draft %s, want %s", flag, d.State, wantDraft)
+	}
+	s.run(t, 0, "tick", "--now", proposeAt.Add(2*time.Hour).Format(time.RFC3339)) // the planner, as the daemon runs it
+	var thread string
+	s.query(t, &thread, `SELECT state FROM threads WHERE id = 1`)
+	if thread != wantThread {
+		t.Fatalf("settled %s: thread %s, want %s", flag, thread, wantThread)
+	}
+	var followups int
+	s.query(t, &followups, `SELECT followups_sent FROM threads WHERE id = 1`)
+	if sent != (followups == 1) {
+		t.Fatalf("settled %s: the thread counts %d follow-ups", flag, followups)
+	}
+	before := len(s.smtp.Messages())
+	s.run(t, 0, "send", "--once", "--now", sendAt)
+	if len(s.smtp.Messages()) != before {
+		t.Fatal("a settled draft was sent again")
+	}
+	s.run(t, exitConflict, "drafts", "settle", "1", flag) // settled already
 }
 
 // waitNoLease waits until the killed child's database session is gone,
