@@ -29,6 +29,7 @@ type draftView struct {
 	Addresses  []string // the contact's addresses, for To
 	CanApprove bool
 	CanChange  bool // edit or reject: proposed or approved
+	CanSettle  bool // in review: the applicant says whether it went out
 	Problem    string
 }
 
@@ -65,7 +66,8 @@ func (s *Server) draftPage(ctx context.Context, id int64) (draftView, error) {
 	}
 	v := draftView{Draft: d, Email: renderEmail(d), Form: store.DraftEdit{To: d.To, Subject: d.Subject, Body: d.Body},
 		CanApprove: d.State == outreach.DraftProposed,
-		CanChange:  d.State == outreach.DraftProposed || d.State == outreach.DraftApproved}
+		CanChange:  d.State == outreach.DraftProposed || d.State == outreach.DraftApproved,
+		CanSettle:  d.State == outreach.DraftReview}
 	if c, err := s.cfg.Store.ContactByAddress(ctx, d.Contact); err == nil {
 		v.Contact, v.Addresses = &c, c.Addresses
 		v.Window = sendWindow(s.cfg.Policy.With(c.Policy), c.Timezone)
@@ -253,6 +255,37 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, sess *session, a
 	}
 	return redirect(w, r, threadLink(rev.Draft.ThreadID), "error",
 		"The old draft was discarded, but no new one could be written: "+rev.DraftError)
+}
+
+// settleDraft records whether a draft in review went out (outcome "sent"
+// or "not-sent"), as `outreach drafts settle` does.
+func (s *Server) settleDraft(w http.ResponseWriter, r *http.Request, sess *session) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	outcome := r.PostFormValue("outcome")
+	if outcome != "sent" && outcome != "not-sent" {
+		return outreach.Errorf(outreach.KindInvalid, "outcome %q: sent or not-sent", outcome)
+	}
+	err = s.cfg.Store.SettleReview(r.Context(), id, outcome == "sent", strings.TrimSpace(r.PostFormValue("note")), s.cfg.Now())
+	if outreach.IsKind(err, outreach.KindConflict) {
+		return s.draftRefused(w, r, sess, id, nil, "Nothing changed: "+err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	d, err := s.cfg.Store.Draft(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Recorded: the follow-up to %s went out. It counts as the one follow-up of this thread.",
+		nameOr(d.ContactName, d.To))
+	if outcome == "not-sent" {
+		msg = fmt.Sprintf("Recorded: the follow-up to %s did not go out, and will not be resent. "+
+			"The thread waits for you: resume it to have a follow-up proposed again, or close it.", nameOr(d.ContactName, d.To))
+	}
+	return redirect(w, r, threadLink(d.ThreadID), "ok", msg)
 }
 
 func (s *Server) editDraft(w http.ResponseWriter, r *http.Request, sess *session) error {

@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /drafts/{id}/reject", s.app(s.rejectDraft))
 	s.mux.Handle("POST /drafts/{id}/redraft", s.app(s.redraftDraft))
 	s.mux.Handle("POST /drafts/{id}/edit", s.app(s.editDraft))
+	s.mux.Handle("POST /drafts/{id}/settle", s.app(s.settleDraft))
 	s.mux.Handle("GET /threads", s.app(s.threads))
 	s.mux.Handle("GET /threads/{id}", s.app(s.thread))
 	s.mux.Handle("POST /threads/{id}/{action}", s.app(s.threadAction))

@@ -543,3 +543,55 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 		t.Errorf("a non-loopback address without allow_remote: %v", err)
 	}
 }
+
+// A draft in review (its send may have gone out) is settled from its page:
+// "It was sent" counts the thread's one follow-up; settling twice is
+// refused with the reason.
+func TestSettleReviewDraft(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	ctx := context.Background()
+	id := f.drafts["Chen"]
+	if err := f.st.ApproveDraft(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	// approved -> sending -> review, as a sender that never heard back
+	// from the server leaves it (the database checks each transition).
+	if _, err := f.st.DB().Exec(`UPDATE drafts SET state = 'sending', sending_at = $2, raw_message = 'From: x'
+		WHERE id = $1`, id, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.DB().Exec(`UPDATE drafts SET state = 'review', last_error = 'no answer to the end of DATA'
+		WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, f)
+	csrf := c.login(testPassword)
+	path := fmt.Sprintf("/drafts/%d", id)
+	p := c.get(path)
+	mustContain(t, "draft in review", p.body, "Did it go out?", "It was sent", "It was not sent")
+	if strings.Contains(p.body, "Approve and send") {
+		t.Error("a draft in review offers approval")
+	}
+	if r := c.post(path+"/settle", url.Values{"csrf": {csrf}, "outcome": {"maybe"}}); r.status != http.StatusBadRequest {
+		t.Errorf("outcome maybe: %d, want 400", r.status)
+	}
+	r := c.post(path+"/settle", url.Values{"csrf": {csrf}, "outcome": {"sent"}})
+	if r.status != http.StatusSeeOther || r.location != fmt.Sprintf("/threads/%d", f.threads["Chen"]) {
+		t.Fatalf("settle: %d to %q", r.status, r.location)
+	}
+	mustContain(t, "thread after settling", c.get(r.location).body, "went out. It counts as the one follow-up")
+	var state string
+	var followups int
+	if err := f.st.DB().QueryRow(`SELECT d.state, t.followups_sent FROM drafts d JOIN threads t ON t.id = d.thread_id
+		WHERE d.id = $1`, id).Scan(&state, &followups); err != nil {
+		t.Fatal(err)
+	}
+	if state != "sent" || followups != 1 {
+		t.Fatalf("after settling as sent: draft %s, %d follow-ups", state, followups)
+	}
+	r = c.post(path+"/settle", url.Values{"csrf": {csrf}, "outcome": {"not-sent"}})
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "Nothing changed") {
+		t.Fatalf("settling again: %d\n%s", r.status, r.body)
+	}
+}
