@@ -65,6 +65,8 @@ type Sender struct {
 	SentKick chan<- struct{}
 	// Wake, when set, starts a run at once in Run (after an approval).
 	Wake <-chan struct{}
+	// Ran, when set, is told after every run of Run (tests wait on it).
+	Ran func(SendReport, error)
 }
 
 // SendOutcome is what a run did with one draft.
@@ -128,6 +130,9 @@ func (s *Sender) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		s.logRun(rep, err)
+		if s.Ran != nil {
+			s.Ran(rep, err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -38,6 +38,8 @@ type app struct {
 	store *store.Store
 	// readyHook, when set, hears the web address once `run` is up (tests).
 	readyHook func(webURL string)
+	// sentHook, when set, hears about every run of `run`'s sender (tests).
+	sentHook func()
 }
 
 // run executes one command line and returns the process exit code.

@@ -36,7 +36,7 @@ JSON otherwise (for journald and log shippers). docs/outreach.service is an
 example systemd unit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDaemon(cmd.Context(), runOptions{Ready: a.readyHook})
+			return a.runDaemon(cmd.Context(), runOptions{Ready: a.readyHook, SendRan: a.sentHook})
 		},
 	}
 }
@@ -46,6 +46,8 @@ type runOptions struct {
 	// Ready, when set, is called once every loop is up, with the web
 	// page's base URL ("http://127.0.0.1:8025").
 	Ready func(webURL string)
+	// SendRan, when set, is called after every run of the sender.
+	SendRan func()
 }
 
 // daemonLogger logs text on a terminal and JSON otherwise.
@@ -117,6 +119,9 @@ func (a *app) runDaemon(ctx context.Context, ro runOptions) error {
 	}
 	approved := make(chan struct{}, 1)
 	sender.Wake = approved
+	if ro.SendRan != nil {
+		sender.Ran = func(daemon.SendReport, error) { ro.SendRan() }
+	}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, len(sender.Accounts)+5)

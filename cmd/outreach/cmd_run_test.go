@@ -23,10 +23,18 @@ import (
 // runDaemonInProcess runs `outreach run` with a frozen clock until ctx ends;
 // the returned channel gives its exit code, and ready the web address.
 func runDaemonInProcess(ctx context.Context, env map[string]string, now time.Time, out io.Writer, args ...string) (<-chan int, <-chan string) {
+	return runDaemonHooked(ctx, env, now, out, nil, args...)
+}
+
+// runDaemonHooked is runDaemonInProcess with sendRan told after every run
+// of the sender.
+func runDaemonHooked(ctx context.Context, env map[string]string, now time.Time, out io.Writer, sendRan func(),
+	args ...string) (<-chan int, <-chan string) {
 	ready := make(chan string, 1)
 	a := &app{ioEnv: ioEnv{stdin: strings.NewReader(""), stdout: out, stderr: out,
 		getenv: func(k string) string { return env[k] }}, now: func() time.Time { return now }}
 	a.readyHook = func(url string) { ready <- url }
+	a.sentHook = sendRan
 	done := make(chan int, 1)
 	go func() { done <- runApp(ctx, a, append(args, "run")) }()
 	return done, ready
@@ -221,4 +229,57 @@ func TestRunChildProcess(t *testing.T) {
 	code := run(ctx, args, ioEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
 	os.Exit(code)
+}
+
+// In `outreach run`, an approval made elsewhere (the CLI here: another
+// process, as far as the daemon knows) goes out within seconds rather than
+// at the sender's next run a minute later; and a contact added while it
+// runs has their earlier mail fetched by a pass started at once, not at the
+// safety pass minutes later.
+func TestRunActsOnApprovalsAndNewContactsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newSendSetup(t, sendOptions{noApprove: true}, "chen@med.example.edu")
+	lee := "From: Dr. Lee <lee@uro.example.edu>\r\nTo: applicant@example.org\r\nSubject: Observership\r\n" +
+		"Message-ID: <lee-1@uro.example.edu>\r\nDate: " + firstSent.Format(time.RFC1123Z) +
+		"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHappy to talk next week.\r\n"
+	if err := s.imap.Deliver("INBOX", []byte(lee)); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, s.cfg, "\n[web]\nlisten = \"127.0.0.1:0\"\n")
+	now, _ := time.Parse(time.RFC3339, sendAt)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sendRuns := make(chan struct{}, 16)
+	var log lockedBuffer
+	done, _ := runDaemonHooked(ctx, s.env, now, &log, func() { sendRuns <- struct{}{} }, "--config", s.cfg)
+	waitFor(t, sendRuns, time.Minute, "the sender's first run") // nothing approved: nothing sent
+	leeStored := func(skeleton bool) bool {
+		var n int
+		s.query(t, &n, `SELECT count(*) FROM messages WHERE message_id = 'lee-1@uro.example.edu' AND (raw IS NOT NULL) = $1`, skeleton)
+		return n == 1
+	}
+	waitUntil(t, 30*time.Second, "Lee's message synced (no skeleton: not a contact)", func() bool { return leeStored(false) })
+
+	s.run(t, 0, "drafts", "approve", "1")
+	waitUntil(t, 20*time.Second, "the approved follow-up at the SMTP server", func() bool { return len(s.smtp.Messages()) == 1 })
+
+	s.run(t, 0, "contacts", "add", "--email", "lee@uro.example.edu", "--last-name", "Lee")
+	waitUntil(t, 20*time.Second, "Lee's earlier message fetched", func() bool { return leeStored(true) })
+
+	cancel()
+	if code := waitFor(t, done, time.Minute, "shutdown"); code != 0 {
+		t.Fatalf("run exited %d:\n%s", code, log.String())
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

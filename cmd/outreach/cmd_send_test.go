@@ -55,6 +55,7 @@ type sendOptions struct {
 	hook       func(imap *dovecot.Server) smtptest.Hook
 	holdAppend bool
 	sentCopy   string
+	noApprove  bool // leave the drafts proposed
 }
 
 func newSendSetup(t *testing.T, o sendOptions, contacts ...string) *sendSetup {
@@ -94,6 +95,9 @@ func newSendSetup(t *testing.T, o sendOptions, contacts ...string) *sendSetup {
 		t.Fatalf("drafts %v (%v), want %d", ids, err, len(contacts))
 	}
 	for _, id := range ids {
+		if o.noApprove {
+			break
+		}
 		if err := st.ApproveDraft(ctx, id, 1); err != nil {
 			t.Fatal(err)
 		}
