@@ -29,21 +29,26 @@ func (p *pass) catchUp(ctx context.Context, conn *imapsync.Conn) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	refs, total := slices.Clone(p.ours), 0
-	for gen != 0 || len(refs) > 0 {
-		want, err := p.s.Store.WantedSkeletons(ctx, p.acct.ID, gen != 0, refs, catchUpBatch)
+	// Each query finds everything wanted by its criteria, up to the limit;
+	// what it fetched matches no more. So the same criteria are asked again
+	// only when the limit was reached, and the Message-IDs of our own
+	// emails among the skeletons fetched are asked next.
+	byContacts, refs, total := gen != 0, slices.Clone(p.ours), 0
+	for byContacts || len(refs) > 0 {
+		want, err := p.s.Store.WantedSkeletons(ctx, p.acct.ID, byContacts, refs, catchUpBatch)
 		if err != nil {
 			return total, err
-		}
-		if len(want) == 0 {
-			break
 		}
 		n, more, err := p.fetchSkeletons(ctx, conn, want)
 		total += n
 		if err != nil {
 			return total, err
 		}
-		refs = append(refs, more...)
+		if len(want) < catchUpBatch {
+			byContacts, refs = false, more
+		} else {
+			refs = append(refs, more...)
+		}
 	}
 	if gen != 0 {
 		return total, p.s.Store.SkeletonsCaughtUp(ctx, p.acct.ID, gen)

@@ -10,6 +10,10 @@
 -- complete catch-up of the account saw. A catch-up is due while they differ.
 ALTER TABLE accounts ADD COLUMN contacts_gen bigint NOT NULL DEFAULT 1,
     ADD COLUMN skeletons_gen bigint NOT NULL DEFAULT 0;
+-- Accounts that synced before this migration catch up once; a new account
+-- has nothing to catch up: its first sync judges its mail with the
+-- contacts of the day.
+ALTER TABLE accounts ALTER COLUMN skeletons_gen SET DEFAULT 1;
 
 -- The server had no skeleton for the message (it went between the sync and
 -- the catch-up, or answered without a BODYSTRUCTURE): not asked again.

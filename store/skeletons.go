@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"database/sql"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -100,20 +100,28 @@ func (s *Store) WantedSkeletons(ctx context.Context, accountID int64, byContacts
 // with its skeleton; missing are rows the server had none for, not asked
 // for again.
 func (s *Store) SaveSkeletons(ctx context.Context, got []Skeleton, missing []int64) error {
+	ids := make([]int64, len(got))
+	headers, raws := make(pq.ByteaArray, len(got)), make(pq.ByteaArray, len(got))
+	kinds, details, problems := make([]sql.NullString, len(got)), make([]sql.NullString, len(got)), make([]string, len(got))
+	for i, k := range got {
+		ids[i], headers[i], raws[i], problems[i] = k.ID, k.Header, k.Raw, clean(k.ParseError)
+		if k.Kind != "" && k.Classification != nil {
+			kinds[i] = sql.NullString{String: string(k.Kind), Valid: true}
+			details[i] = sql.NullString{String: string(k.Classification), Valid: true}
+		}
+	}
 	return s.inTx(ctx, "store caught-up skeletons", func(tx *sqlx.Tx) error {
-		for _, k := range got {
-			var kind, detail any
-			if k.Kind != "" && k.Classification != nil {
-				kind, detail = string(k.Kind), string(k.Classification)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE messages
-				SET raw_headers = $2, raw = $3, kind = $4, classification = $5,
-				    parse_error = CASE WHEN $6 = '' THEN parse_error WHEN parse_error = '' THEN $6
-				                       ELSE parse_error || '; ' || $6 END,
+		if len(got) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE messages m
+				SET raw_headers = k.header, raw = k.raw, kind = k.kind, classification = k.detail::jsonb,
+				    parse_error = CASE WHEN k.problem = '' THEN m.parse_error WHEN m.parse_error = '' THEN k.problem
+				                       ELSE m.parse_error || '; ' || k.problem END,
 				    attached_at = NULL
-				WHERE id = $1 AND raw IS NULL`, k.ID, k.Header, k.Raw, kind, detail,
-				clean(k.ParseError)); err != nil {
-				return fmt.Errorf("message %d: %w", k.ID, err)
+				FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[], $5::text[], $6::text[])
+				     AS k(id, header, raw, kind, detail, problem)
+				WHERE m.id = k.id AND m.raw IS NULL`, pq.Array(ids), headers, raws, pq.Array(kinds), pq.Array(details),
+				pq.Array(problems)); err != nil {
+				return err
 			}
 		}
 		if len(missing) > 0 {
