@@ -3,11 +3,17 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/classify"
 	"github.com/outreach/outreach/imapsync"
+	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
 )
@@ -154,5 +160,48 @@ func TestAutomatic(t *testing.T) {
 		if got := automatic(m); got != c.want {
 			t.Errorf("automatic(%q) = %v, want %v", c.header, got, c.want)
 		}
+	}
+}
+
+// A pass only reads (EXAMINE): new mail keeps its \Recent flag for the
+// applicant's own mail client (RFC 3501 section 2.3.2).
+func TestDovecotPassLeavesRecentMailRecent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startDovecot(t)
+	st := storetest.New(t, nil)
+	acct := newAccount(t, st, srv.Host, srv.Port)
+	if err := srv.Deliver("INBOX", replies(3, "r")...); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := (&Syncer{Store: st}).SyncOnce(ctx, acct); err != nil || sum.Stored != 3 {
+		t.Fatalf("stored %d (%v), want 3", sum.Stored, err)
+	}
+	c, err := imapclient.DialInsecure(fmt.Sprintf("%s:%d", srv.Host, srv.Port), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(dovecot.User, dovecot.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select("INBOX", nil).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{Flags: true}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := 0
+	for _, m := range msgs {
+		for _, f := range m.Flags {
+			if strings.EqualFold(string(f), `\Recent`) {
+				recent++
+			}
+		}
+	}
+	if sel.NumMessages != 3 || recent != 3 {
+		t.Fatalf("after a pass, %d of %d messages are \\Recent, want all 3", recent, sel.NumMessages)
 	}
 }

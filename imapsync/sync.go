@@ -71,8 +71,10 @@ type pass struct {
 	last      Cursor // cursor of the last emitted batch
 }
 
-// Sync runs one incremental pass over a mailbox: SELECT (with CONDSTORE when
-// supported, RFC 7162 section 3.1.8), then nothing when nothing changed,
+// Sync runs one incremental pass over a mailbox: EXAMINE (with CONDSTORE
+// when supported, RFC 7162 section 3.1.8; read-only, so the applicant's own
+// mail client still sees new mail as \Recent, RFC 3501 section 2.3.2),
+// then nothing when nothing changed,
 // everything from UID 1 when UIDVALIDITY changed (RFC 3501 section
 // 2.3.1.1), else UID (HighestUID+1):* in pipelined ranges of BatchSize UIDs.
 // emit is called per batch, in UID order; an emit error stops the pass.
@@ -83,7 +85,7 @@ func (c *Conn) Sync(ctx context.Context, mailbox string, cur Cursor, opts SyncOp
 		opts.BatchSize = defaultBatchSize
 	}
 	c.strays.reset()
-	sel, err := c.selectMailbox(ctx, mailbox, false)
+	sel, err := c.selectMailbox(ctx, mailbox, true)
 	if err != nil {
 		return cur, err
 	}
