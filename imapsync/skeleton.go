@@ -360,9 +360,9 @@ func checkPart(contentType string, body io.Reader, depth int) error {
 // UIDVALIDITY is no longer the one the UIDs belong to.
 var ErrUIDValidityChanged = errors.New("imapsync: UIDVALIDITY changed")
 
-// Skeletons examines mailbox (read-only) and fetches the skeleton (phase 2) of each
-// message in uids, which belong to uidValidity, for a message stored
-// earlier without one. A message the server no longer has comes back with
+// Skeletons examines mailbox (read-only) and fetches the skeleton (phase
+// 2) of each message in uids, which belong to uidValidity, for messages
+// stored earlier without one. A message the server no longer has comes back with
 // Raw nil and ParseError saying so; the others with the fields of their
 // full header parsed.
 func (c *Conn) Skeletons(ctx context.Context, mailbox string, uidValidity uint32, uids []uint32) ([]*Message, error) {
