@@ -44,6 +44,10 @@ type Policy struct {
 	// DraftExpiresAfterDays is how long a proposed follow-up waits for
 	// approval before the thread closes without it.
 	DraftExpiresAfterDays int `toml:"draft_expires_after_days" json:"draft_expires_after_days"`
+	// FollowUpWindowDays is how long after it fell due a follow-up may
+	// still be proposed; later it is too late, and the thread closes
+	// without one (an old email found only now). 0: no limit.
+	FollowUpWindowDays int `toml:"follow_up_window_days" json:"follow_up_window_days"`
 }
 
 // PolicyOverride is a per-contact change to the policy: a nil field keeps
@@ -60,6 +64,7 @@ type PolicyOverride struct {
 	SendEnd               *string   `toml:"send_end,omitempty" json:"send_end,omitempty"`
 	Holidays              *[]string `toml:"holidays,omitempty" json:"holidays,omitempty"`
 	DraftExpiresAfterDays *int      `toml:"draft_expires_after_days,omitempty" json:"draft_expires_after_days,omitempty"`
+	FollowUpWindowDays    *int      `toml:"follow_up_window_days,omitempty" json:"follow_up_window_days,omitempty"`
 }
 
 // DefaultPolicy is the policy the product promises: one follow-up after a
@@ -76,6 +81,7 @@ func DefaultPolicy() Policy {
 		SendEnd:               "17:00",
 		Holidays:              []string{},
 		DraftExpiresAfterDays: 5,
+		FollowUpWindowDays:    14,
 	}
 }
 
@@ -105,6 +111,7 @@ func (p Policy) With(o PolicyOverride) Policy {
 		p.Holidays = slices.Clone(*o.Holidays)
 	}
 	setInt(&p.DraftExpiresAfterDays, o.DraftExpiresAfterDays)
+	setInt(&p.FollowUpWindowDays, o.FollowUpWindowDays)
 	return p
 }
 
@@ -137,6 +144,7 @@ var policyKeys = []policyKey{
 	{"send_end", checkSendEnd, func(p *Policy, d Policy) { p.SendStart, p.SendEnd = d.SendStart, d.SendEnd }},
 	{"holidays", checkHolidays, func(p *Policy, d Policy) { p.Holidays = validHolidays(p.Holidays) }},
 	intKey("draft_expires_after_days", 1, 60, func(p *Policy) *int { return &p.DraftExpiresAfterDays }),
+	intKey("follow_up_window_days", 0, 365, func(p *Policy) *int { return &p.FollowUpWindowDays }),
 }
 
 func intKey(name string, lo, hi int, field func(*Policy) *int) policyKey {

@@ -95,7 +95,8 @@ func TestPolicyEffective(t *testing.T) {
 // both name every field.
 func TestPolicyKeys(t *testing.T) {
 	want := []string{"follow_up_after_days", "business_days", "close_after_days", "resume_after_return_days",
-		"cooldown_days", "daily_send_cap", "send_days", "send_start", "send_end", "holidays", "draft_expires_after_days"}
+		"cooldown_days", "daily_send_cap", "send_days", "send_start", "send_end", "holidays", "draft_expires_after_days",
+		"follow_up_window_days"}
 	for _, typ := range []reflect.Type{reflect.TypeFor[Policy](), reflect.TypeFor[PolicyOverride]()} {
 		var keys []string
 		for f := range typ.Fields() {

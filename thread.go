@@ -30,9 +30,9 @@ var ThreadStates = []ThreadState{ThreadAwaitingReply, ThreadFollowUpDue, ThreadD
 // the same table (thread_transitions) and refuses any other change.
 var ThreadTransitions = map[ThreadState][]ThreadState{
 	ThreadAwaitingReply: {ThreadFollowUpDue, ThreadFollowedUp, ThreadReplied, ThreadBounced,
-		ThreadPaused, ThreadNeedsReview, ThreadBlocked, ThreadClosedByUser},
+		ThreadPaused, ThreadNeedsReview, ThreadBlocked, ThreadClosedByUser, ThreadClosedNoResponse},
 	ThreadFollowUpDue: {ThreadDraftProposed, ThreadFollowedUp, ThreadReplied, ThreadBounced,
-		ThreadPaused, ThreadNeedsReview, ThreadBlocked, ThreadClosedByUser},
+		ThreadPaused, ThreadNeedsReview, ThreadBlocked, ThreadClosedByUser, ThreadClosedNoResponse},
 	ThreadDraftProposed: {ThreadFollowedUp, ThreadFollowUpDue, ThreadReplied, ThreadBounced,
 		ThreadPaused, ThreadNeedsReview, ThreadBlocked, ThreadClosedByUser, ThreadClosedNoResponse},
 	ThreadFollowedUp: {ThreadClosedNoResponse, ThreadReplied, ThreadBounced, ThreadPaused,

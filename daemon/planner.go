@@ -238,7 +238,13 @@ func transitionPath(from, to outreach.ThreadState, followUps int) []outreach.Thr
 	if from == to {
 		return nil
 	}
-	if from.CanTransition(to) {
+	// A thread whose follow-up went out closes from followed_up, never by
+	// the edges of a follow-up too late to propose.
+	legal := func(a, b outreach.ThreadState) bool {
+		tooLate := b == outreach.ThreadClosedNoResponse && (a == outreach.ThreadAwaitingReply || a == outreach.ThreadFollowUpDue)
+		return a.CanTransition(b) && !(tooLate && followUps > 0)
+	}
+	if legal(from, to) {
 		return []outreach.ThreadState{to}
 	}
 	via := map[outreach.ThreadState]bool{outreach.ThreadAwaitingReply: true, outreach.ThreadFollowUpDue: true,
@@ -249,7 +255,7 @@ func transitionPath(from, to outreach.ThreadState, followUps int) []outreach.Thr
 		s := queue[0]
 		queue = queue[1:]
 		for _, n := range outreach.ThreadTransitions[s] {
-			if _, seen := prev[n]; seen {
+			if _, seen := prev[n]; seen || !legal(s, n) {
 				continue
 			}
 			prev[n] = s

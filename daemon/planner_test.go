@@ -489,7 +489,12 @@ func TestTransitionPath(t *testing.T) {
 		{outreach.ThreadAwaitingReply, outreach.ThreadReplied, 0, []outreach.ThreadState{outreach.ThreadReplied}},
 		{outreach.ThreadAwaitingReply, outreach.ThreadDraftProposed, 0, []outreach.ThreadState{outreach.ThreadFollowUpDue, outreach.ThreadDraftProposed}},
 		{outreach.ThreadPaused, outreach.ThreadClosedNoResponse, 1, []outreach.ThreadState{outreach.ThreadFollowedUp, outreach.ThreadClosedNoResponse}},
-		{outreach.ThreadAwaitingReply, outreach.ThreadClosedNoResponse, 0, []outreach.ThreadState{outreach.ThreadNeedsReview, outreach.ThreadClosedNoResponse}},
+		// Too late for the follow-up: closed straight from waiting...
+		{outreach.ThreadAwaitingReply, outreach.ThreadClosedNoResponse, 0, []outreach.ThreadState{outreach.ThreadClosedNoResponse}},
+		{outreach.ThreadPaused, outreach.ThreadClosedNoResponse, 0, []outreach.ThreadState{outreach.ThreadAwaitingReply, outreach.ThreadClosedNoResponse}},
+		// ...but a thread followed up (by hand, during downtime) closes from followed_up.
+		{outreach.ThreadAwaitingReply, outreach.ThreadClosedNoResponse, 1, []outreach.ThreadState{outreach.ThreadFollowedUp, outreach.ThreadClosedNoResponse}},
+		{outreach.ThreadNeedsReview, outreach.ThreadClosedNoResponse, 1, []outreach.ThreadState{outreach.ThreadClosedNoResponse}},
 	}
 	for _, c := range cases {
 		got := transitionPath(c.from, c.to, c.sent)

@@ -89,6 +89,7 @@ const (
 const (
 	ClosedNoResponse  = "no_response"
 	ClosedDraftExpiry = "draft_expired"
+	ClosedTooLate     = "too_late" // the follow-up's time passed before it could be proposed
 	ClosedDeclined    = "declined"
 	ClosedByUser      = "by_user"
 )
@@ -141,7 +142,10 @@ type Decision struct {
 //  11. follow_up_after_days after the initial, no earlier than the end of a
 //     pause or CooldownUntil, moved into the send window: followup_due, and
 //     a draft is proposed unless a stale one is still open; before that,
-//     awaiting_reply.
+//     awaiting_reply. Once follow_up_window_days have passed since it
+//     fell due (or since the applicant's latest user_resume) with no draft
+//     proposed, it is too late: closed_no_response (too_late). An old email found only now (a contact added after the
+//     sync, a Sent folder full of history) gets no follow-up months later.
 //
 // Every change of state between two consecutive items follows
 // outreach.ThreadTransitions; where the table has no direct edge (leaving

@@ -29,7 +29,7 @@ type facts struct {
 	closedSeq  int
 	closedWhy  string // ClosedByUser or ClosedDeclined
 	closedEvid fact
-	latched    string    // ClosedNoResponse or ClosedDraftExpiry once closed for good
+	latched    string    // ClosedNoResponse, ClosedDraftExpiry or ClosedTooLate once closed for good
 	latchedAt  time.Time // the follow-up or the draft the closing refers to
 
 	replied     bool
@@ -38,6 +38,7 @@ type facts struct {
 	bouncedEvid fact
 	review      string // the rule that asks for review; "" when none
 	reviewEvid  fact
+	resumedAt   time.Time // the applicant's latest user_resume: the follow-up window opens again
 
 	pause pauseFacts
 	draft draftFacts
@@ -323,6 +324,7 @@ func (f *facts) resume(at time.Time) {
 	}
 	p.until, p.indefinite = time.Time{}, false
 	f.review, f.reviewEvid = "", fact{}
+	f.resumedAt = laterOf(f.resumedAt, at)
 }
 
 func (f *facts) pausedAt(t time.Time) bool { return f.pause.indefinite || f.pause.until.After(t) }

@@ -248,7 +248,7 @@ var validActions = map[outreach.ThreadState]string{
 }
 
 var validClosed = map[outreach.ThreadState][]string{
-	outreach.ThreadClosedNoResponse: {ClosedNoResponse, ClosedDraftExpiry},
+	outreach.ThreadClosedNoResponse: {ClosedNoResponse, ClosedDraftExpiry, ClosedTooLate},
 	outreach.ThreadClosedByUser:     {ClosedByUser, ClosedDeclined},
 }
 

@@ -90,8 +90,11 @@ func ruleHardBounce(f *facts, _ time.Time) (verdict, bool) {
 // Rule 7: what the clock closed stays closed.
 func ruleClosedBefore(f *facts, _ time.Time) (verdict, bool) {
 	rule := "silence_after_followup"
-	if f.latched == ClosedDraftExpiry {
+	switch f.latched {
+	case ClosedDraftExpiry:
 		rule = "draft_expired"
+	case ClosedTooLate:
+		rule = "followup_too_late"
 	}
 	return verdict{state: outreach.ThreadClosedNoResponse, rule: rule, closedReason: f.latched,
 		since: f.latchedAt}, f.latched != ""
@@ -149,6 +152,13 @@ func ruleSilence(f *facts, t time.Time) verdict {
 		actionAt: dueAt, since: f.initialAt}
 	if t.Before(dueAt) {
 		return v
+	}
+	// follow_up_window_days after it fell due, or after the applicant let
+	// the thread go on (user_resume), the moment has gone.
+	opened := laterOf(dueAt, f.resumedAt)
+	if w := f.policy.FollowUpWindowDays; w > 0 && !t.Before(f.cal.shift(opened, w, f.cal.business)) && !f.draft.outstanding {
+		return verdict{state: outreach.ThreadClosedNoResponse, rule: "followup_too_late", closedReason: ClosedTooLate,
+			byClock: true, since: dueAt}
 	}
 	v.state, v.rule, v.propose = outreach.ThreadFollowUpDue, f.dueRule, !f.draft.outstanding
 	return v
@@ -218,6 +228,9 @@ func (f *facts) explainClock(v verdict, t time.Time) string {
 	switch {
 	case v.closedReason == ClosedDraftExpiry:
 		return "the follow-up draft proposed " + f.stamp(v.since) + " was not approved in time"
+	case v.closedReason == ClosedTooLate:
+		return "initial email " + f.stamp(f.initialAt) + "; the follow-up was due " + f.stamp(v.since) +
+			", more than " + f.dayCount(f.policy.FollowUpWindowDays) + " ago: too late for it now"
 	case v.closedReason == ClosedNoResponse:
 		return fmt.Sprintf("no response %s after the follow-up of %s", f.dayCount(f.policy.CloseAfterDays), f.stamp(v.since))
 	case v.state == outreach.ThreadFollowedUp:

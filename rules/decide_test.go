@@ -115,6 +115,9 @@ var (
 func transitionCases() []transitionCase {
 	return []transitionCase{
 		tick(awaiting, due, "silence for follow_up_after_days", hAwaiting, at(1), at(8)),
+		tick(awaiting, closedNR, "the follow-up's time passed unseen (follow_up_window_days after it fell due)",
+			hAwaiting, at(1), at(30)),
+		tick(due, closedNR, "too late for the follow-up", hAwaiting, at(8), at(21.5)),
 		step(awaiting, followedUp, "manual follow-up", hAwaiting, at(3), ev(HistoryTouchOut, anyTime.At)),
 		step(awaiting, replied, "human reply", hAwaiting, at(3), human(anyTime.At)),
 		step(awaiting, bounced, "permanent bounce", hAwaiting, at(3), bounce(anyTime.At, true)),
@@ -396,5 +399,63 @@ func TestDecideSendTrouble(t *testing.T) {
 	}
 	if d := Decide(thread(append(slices.Clone(unsure), ev(HistoryFollowUpSent, at(7.5)))...), at(7.6)); d.State != outreach.ThreadFollowedUp {
 		t.Fatalf("the copy turned up in Sent: %+v, want followed_up", d)
+	}
+}
+
+// An email whose follow-up time passed long ago, found only now (a contact
+// added after the sync, a Sent folder full of history), gets no follow-up:
+// the thread closes as too late. A pause moves the window with it; a draft
+// already proposed expires as before.
+func TestDecideTooLateForAFollowUp(t *testing.T) {
+	old := Decide(thread(ev(HistoryInitialSent, at(0))), at(365))
+	if old.State != closedNR || old.ClosedReason != ClosedTooLate || old.ProposeDraft || old.Rule != "followup_too_late" ||
+		!strings.Contains(old.Evidence, "too late") {
+		t.Fatalf("a year-old email: %+v", old)
+	}
+	// Due at(7) in the send window; follow_up_window_days (14) later it is
+	// too late.
+	if d := Decide(thread(ev(HistoryInitialSent, at(0))), at(20.9)); d.State != due || !d.ProposeDraft {
+		t.Fatalf("just within the window: %+v", d)
+	}
+	if d := Decide(thread(ev(HistoryInitialSent, at(0))), at(21)); d.State != closedNR || d.ClosedReason != ClosedTooLate {
+		t.Fatalf("at the end of the window: %+v", d)
+	}
+	// No limit: the follow-up is proposed however late.
+	th := thread(ev(HistoryInitialSent, at(0)))
+	th.Policy.FollowUpWindowDays = 0
+	if d := Decide(th, at(365)); d.State != due || !d.ProposeDraft {
+		t.Fatalf("no window: %+v", d)
+	}
+	// Away until 06-20: due when the pause ends (plus the working days
+	// after the return), and too late only five days after that.
+	away := []HistoryItem{ev(HistoryInitialSent, at(0)), ooo(at(2), 2026, 6, 20)}
+	if d := Decide(thread(away...), at(25)); d.State != due || !d.ProposeDraft {
+		t.Fatalf("after an out-of-office: %+v", d)
+	}
+	if d := Decide(thread(away...), at(50)); d.State != closedNR || d.ClosedReason != ClosedTooLate {
+		t.Fatalf("long after an out-of-office: %+v", d)
+	}
+	// A draft proposed on time and never approved still expires as such.
+	if d := Decide(thread(hDraft...), at(30)); d.State != closedNR || d.ClosedReason != ClosedDraftExpiry {
+		t.Fatalf("an unapproved draft: %+v", d)
+	}
+	// Once closed by the clock it stays closed: a later out-of-office
+	// reply does not bring the follow-up back.
+	late := []HistoryItem{ev(HistoryInitialSent, at(0)), ooo(at(30), 2026, 7, 10)}
+	if d := Decide(thread(late...), at(80)); d.State != closedNR || d.ClosedReason != ClosedTooLate {
+		t.Fatalf("an out-of-office after the close: %+v", d)
+	}
+}
+
+// The applicant reopening and resuming an old thread opens the window
+// again: a follow-up is proposed, not closed as too late.
+func TestDecideResumeOpensTheFollowUpWindow(t *testing.T) {
+	h := []HistoryItem{ev(HistoryInitialSent, at(0)), ev(HistoryUserClose, at(3)), ev(HistoryUserReopen, at(40)),
+		ev(HistoryUserResume, at(40.1))}
+	if d := Decide(thread(h...), at(40.2)); d.State != due || !d.ProposeDraft {
+		t.Fatalf("resumed long after: %+v", d)
+	}
+	if d := Decide(thread(h...), at(60)); d.State != closedNR || d.ClosedReason != ClosedTooLate {
+		t.Fatalf("resumed, then left for weeks: %+v", d)
 	}
 }

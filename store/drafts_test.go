@@ -236,7 +236,7 @@ func TestDatabaseRefusesIllegalStatesAndEdits(t *testing.T) {
 		name, sql, constraint string
 		arg                   int64
 	}{
-		{"proposed thread skips to closed", `UPDATE threads SET state = 'closed_no_response', closed_at = now() WHERE id = $1`, "threads_legal_transition", f.threadID},
+		{"waiting thread skips the due state", `UPDATE threads SET state = 'draft_proposed' WHERE id = $1`, "threads_legal_transition", f.threadID},
 		{"approved draft jumps to sent", `UPDATE drafts SET state = 'sent', sending_at = now(), sent_at = now() WHERE id = $1`, "drafts_legal_transition", draft},
 		{"sent count goes past one", `UPDATE threads SET followups_sent = 2 WHERE id = $1`, "threads_followups_sent_check", f.threadID},
 		{"a pause end on a thread that is not paused", `UPDATE threads SET paused_until = now() WHERE id = $1`, "threads_paused_until", f.threadID},

@@ -22,6 +22,10 @@ type settingRow struct {
 func (s *Server) settings(w http.ResponseWriter, r *http.Request, sess *session) error {
 	p := s.cfg.Policy.Effective()
 	days := func(n int) string { return plural(n, "day") }
+	window := days(p.FollowUpWindowDays)
+	if p.FollowUpWindowDays == 0 {
+		window = "no limit"
+	}
 	list := func(l []string) string {
 		if len(l) == 0 {
 			return "none"
@@ -40,6 +44,7 @@ func (s *Server) settings(w http.ResponseWriter, r *http.Request, sess *session)
 			{"send_start, send_end", p.SendStart + " to " + p.SendEnd, "the send window, on the recipient's clock"},
 			{"holidays", list(p.Holidays), "days on which nothing is sent"},
 			{"draft_expires_after_days", days(p.DraftExpiresAfterDays), "a draft nobody approved expires, and the thread closes"},
+			{"follow_up_window_days", window, "how long after it fell due a follow-up may still be proposed; later, too late: the thread closes without one"},
 		},
 		Profile: []settingRow{
 			{"name", s.cfg.Profile.Name, ""}, {"position", s.cfg.Profile.Position, ""},

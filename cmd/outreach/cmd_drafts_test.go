@@ -28,7 +28,7 @@ func TestDraftCommands(t *testing.T) {
 		return r
 	}
 	run(0, "contacts", "add", "--email", "chen@med.example.edu", "--last-name", "Chen", "--title", "Professor of Urology")
-	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -30))
+	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -10))
 	run(0, "tick", "--now", inWindow(time.Now().UTC()).Format(time.RFC3339))
 
 	list := jsonLines(t, run(0, "drafts", "list", "--json").stdout)

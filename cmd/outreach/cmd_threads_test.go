@@ -130,7 +130,7 @@ position = "International medical graduate"
 		}
 	}
 
-	later := inWindow(time.Now().UTC().AddDate(0, 0, 20)).Format(time.RFC3339)
+	later := inWindow(time.Now().UTC().AddDate(0, 0, 10)).Format(time.RFC3339)
 	out := run("tick", "--now", later).stdout
 	if !strings.Contains(out, "draft_proposed (draft 1 waits for your approval)") || !strings.Contains(out, "1 drafts proposed") {
 		t.Fatalf("tick at the due time:\n%s", out)
@@ -151,7 +151,7 @@ func TestTickReportsDraftErrors(t *testing.T) {
 	if r := cli(t, env, "", "contacts", "add", "--email", "chen@med.example.edu"); r.code != 0 {
 		t.Fatal(r)
 	}
-	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -30))
+	seedSentEmail(t, env, time.Now().UTC().AddDate(0, 0, -10))
 	r := cli(t, env, "", "tick", "--now", inWindow(time.Now().UTC()).Format(time.RFC3339))
 	if r.code != 0 || !strings.Contains(r.stdout, "no follow-up written") || !strings.Contains(r.stdout, ".Contact.LastName is empty") {
 		t.Fatalf("tick with a contact without a last name: %+v", r)
