@@ -172,6 +172,7 @@ func (s *Server) funcs() template.FuncMap {
 		"ago":         s.ago,
 		"threadState": threadStateLabel,
 		"draftState":  draftStateLabel,
+		"closedWhy":   closedReasonLabel,
 		"plural":      plural,
 		"join":        strings.Join,
 		"add":         func(a, b int) int { return a + b },
@@ -284,6 +285,22 @@ var nextActionLabels = map[string]string{
 }
 
 // draftStateLabel says a draft's state in the applicant's words.
+// closedReasonLabels put rules' closing reasons in words.
+var closedReasonLabels = map[string]string{
+	rules.ClosedNoResponse:  "no response after the follow-up",
+	rules.ClosedDraftExpiry: "the follow-up draft was not approved in time",
+	rules.ClosedTooLate:     "too late for a follow-up when the email was found",
+	rules.ClosedDeclined:    "you chose not to follow up",
+	rules.ClosedByUser:      "closed by you",
+}
+
+func closedReasonLabel(reason string) string {
+	if l, ok := closedReasonLabels[reason]; ok {
+		return l
+	}
+	return reason
+}
+
 func draftStateLabel(state any) string {
 	st := outreach.DraftState(fmt.Sprint(state))
 	if l, ok := draftStateLabels[st]; ok {

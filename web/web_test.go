@@ -383,6 +383,8 @@ func TestRejectAndRedraft(t *testing.T) {
 		t.Fatalf("reject: %d", r.status)
 	}
 	mustContain(t, "Today after reject", c.get("/").body, "No follow-up to Wei Chen", "Closed by you")
+	mustContain(t, "thread after reject", c.get(fmt.Sprintf("/threads/%d", f.threads["Chen"])).body,
+		"Closed: you chose not to follow up")
 	if st, _ := f.st.ThreadState(context.Background(), f.threads["Chen"]); st != outreach.ThreadClosedByUser {
 		t.Errorf("thread after reject: %s", st)
 	}
