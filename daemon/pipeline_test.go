@@ -250,7 +250,7 @@ func TestRelevanceCountsTheBatchInFlight(t *testing.T) {
 		t.Fatalf("relevant %v with nothing held, want neither", got)
 	}
 	release := make(chan struct{})
-	if err := w.submit(1, batchMessageIDs([]*imapsync.Message{{MessageID: "earlier@example.net"}, {}}),
+	if err := w.submit(1, batchMessageIDs([]*imapsync.Message{{MessageID: "earlier@example.net", Raw: []byte("x")}, {}}, applicant),
 		func() error { <-release; return nil }); err != nil {
 		t.Fatal(err)
 	}

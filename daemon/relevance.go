@@ -8,9 +8,10 @@ import (
 )
 
 // relevance decides which messages get their skeleton fetched: from or to
-// a contact, referring to a Message-ID we hold, automatic or report-shaped,
-// or from a mailer-daemon. The Message-IDs we hold include those of the
-// batch w is storing, not committed yet when the next batch is judged.
+// a contact, referring to a message that matters (ours, or one stored with
+// its skeleton: see store.KnownMessageIDs), automatic or report-shaped, or
+// from a mailer-daemon. The messages held include those of the batch w is
+// storing, not committed yet when the next batch is judged.
 func (s *Syncer) relevance(w *batchWriter) imapsync.Relevant {
 	return func(ctx context.Context, msgs []*imapsync.Message) ([]bool, error) {
 		var addrs, ids []string
@@ -65,14 +66,13 @@ func anyHeld(held func(string) bool, lists ...[]string) bool {
 	return false
 }
 
-// batchMessageIDs are the Message-IDs of msgs, for batchWriter.holds.
-func batchMessageIDs(msgs []*imapsync.Message) map[string]bool {
-	if len(msgs) == 0 {
-		return nil
-	}
-	ids := make(map[string]bool, len(msgs))
+// batchMessageIDs are the Message-IDs of the messages of msgs that matter
+// (stored with a skeleton, or our own: from email), for batchWriter.holds,
+// as store.KnownMessageIDs counts them once the batch is committed.
+func batchMessageIDs(msgs []*imapsync.Message, email string) map[string]bool {
+	ids := make(map[string]bool)
 	for _, m := range msgs {
-		if m.MessageID != "" {
+		if m.MessageID != "" && (m.Raw != nil || m.From == email) {
 			ids[m.MessageID] = true
 		}
 	}

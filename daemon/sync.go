@@ -215,7 +215,7 @@ func (p *pass) syncMailbox(ctx context.Context, conn *imapsync.Conn, mb imapsync
 				p.ours = append(p.ours, m.MessageID)
 			}
 		}
-		return p.writer.submit(row.ID, batchMessageIDs(b.Messages), func() error { return p.store(ctx, mb, sb, b, ms) })
+		return p.writer.submit(row.ID, batchMessageIDs(b.Messages, p.acct.Email), func() error { return p.store(ctx, mb, sb, b, ms) })
 	}
 	_, err := conn.Sync(ctx, mb.Name, toSyncCursor(row.Cursor), opts, emit)
 	if err == nil {

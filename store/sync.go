@@ -349,14 +349,18 @@ func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]
 	return toSet(found), mapError("look up contact addresses", err)
 }
 
-// KnownMessageIDs returns which of ids are messages we hold or drafts we
-// wrote. The empty id names nothing (a message without Message-ID is not
-// referred to by "References: <>"); saying so lets PostgreSQL use the
-// partial index messages_message_id instead of reading every row.
+// KnownMessageIDs returns which of ids are messages that matter, ours or
+// stored with a skeleton, or drafts we wrote: mail referring to one of them
+// may be part of a conversation we follow. A reply within a conversation
+// that does not matter (a mailing list's) is not made to matter by it. The
+// empty id names nothing (a message without Message-ID is not referred to
+// by "References: <>"); saying so lets PostgreSQL use the partial index
+// messages_message_id instead of reading every row.
 func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	var found []string
 	err := s.db.SelectContext(ctx, &found, `
 		SELECT message_id FROM messages WHERE message_id = ANY($1::text[]) AND message_id <> ''
+		       AND (raw IS NOT NULL OR direction = 'out')
 		UNION SELECT message_id FROM drafts WHERE message_id = ANY($1::text[])`, pq.Array(cleanAll(ids)))
 	return toSet(found), mapError("look up Message-IDs", err)
 }
