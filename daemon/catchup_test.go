@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -238,5 +239,48 @@ func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 		if got := rowCount(t, st, "m.message_id = $1 AND m.raw IS NOT NULL", id) == 1; got != want {
 			t.Errorf("%s stored with a skeleton: %v, want %v", id, got, want)
 		}
+	}
+}
+
+// A reply the spam filter put in Junk is synced and stops the follow-up:
+// Junk is found by name (Dovecot here gives it no \Junk attribute).
+func TestDovecotReplyInJunkStopsTheFollowUp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := startDovecot(t)
+	st := storetest.New(t, nil)
+	acct := newAccount(t, st, srv.Host, srv.Port)
+	if err := srv.Deliver("Sent", mail(applicant, professor, "Research opportunity", "orig@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Deliver("Junk", replies(1, "spam")...); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := (&Syncer{Store: st}).SyncOnce(ctx, acct)
+	if err != nil || sum.Stored != 2 {
+		t.Fatalf("stored %d (%v), want 2", sum.Stored, err)
+	}
+	if n := rowCount(t, st, "b.role = 'junk' AND b.name = 'Junk' AND m.kind = 'human'"); n != 1 {
+		t.Fatalf("%d human replies synced from Junk, want 1: %+v", n, sum)
+	}
+	if _, err := AttachPending(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	// Now (the emails are dated 2026-11-02, so the follow-up is due).
+	p := &Planner{Store: st, Policy: outreach.DefaultPolicy()}
+	if _, err := p.Tick(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var state string
+	if err := st.DB().Get(&state, `SELECT state FROM threads`); err != nil || state != string(outreach.ThreadReplied) {
+		t.Fatalf("thread %q (%v), want replied", state, err)
+	}
+
+	// skip_junk leaves it out.
+	st2 := storetest.New(t, nil)
+	acct2 := newAccount(t, st2, srv.Host, srv.Port)
+	acct2.IMAP.SkipJunk = true
+	if sum, err := (&Syncer{Store: st2}).SyncOnce(ctx, acct2); err != nil || len(sum.Mailboxes) != 2 {
+		t.Fatalf("with skip_junk: %+v (%v), want INBOX and Sent only", sum, err)
 	}
 }

@@ -52,6 +52,8 @@ type Account struct {
 	Username, Password          string
 	TLSConfig                   *tls.Config   // nil: system roots, ServerName = Host
 	DialTimeout, CommandTimeout time.Duration // 0: 15s and 60s
+	// SkipJunk leaves the Junk mailbox out of Discover.
+	SkipJunk bool
 }
 
 // Conn is one authenticated IMAP connection.

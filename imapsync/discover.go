@@ -16,6 +16,7 @@ type Role string
 const (
 	RoleInbox Role = "inbox"
 	RoleSent  Role = "sent"
+	RoleJunk  Role = "junk"
 	RoleExtra Role = "extra"
 )
 
@@ -44,6 +45,14 @@ var sentNames = []string{
 	"Elementos enviados", "Posta inviata", "Verzonden items",
 }
 
+// junkNames are the names tried when no mailbox carries the \Junk
+// attribute (RFC 6154 section 2).
+var junkNames = []string{
+	"Junk", "Spam", "Junk E-mail", "Junk Email", "Junk Mail", "Bulk Mail", "INBOX.Junk", "INBOX/Junk",
+	"INBOX.Spam", "INBOX/Spam", "[Gmail]/Spam", "[Google Mail]/Spam", "Courrier indésirable",
+	"Correo no deseado", "Posta indesiderata", "Ongewenste e-mail", "Junk-E-Mail", "Spamverdacht",
+}
+
 // errNotSelectable is returned for an extra mailbox marked \Noselect.
 var errNotSelectable = errors.New("mailbox cannot be selected (\\Noselect)")
 
@@ -53,8 +62,10 @@ var excludedAttrs = []imap.MailboxAttr{imap.MailboxAttrAll, imap.MailboxAttrJunk
 // Discover lists mailboxes (LIST "" "*", with RETURN (SPECIAL-USE) when the
 // server advertises SPECIAL-USE, RFC 6154 section 5.1) and returns INBOX,
 // the Sent mailbox (by the \Sent attribute, else by common names; omitted
-// when none is found) and the extra mailboxes named. A named extra mailbox
-// that does not exist or cannot be selected is an error naming it.
+// when none is found), the Junk mailbox likewise (a reply a spam filter
+// misfiled is still a reply; unless Account.SkipJunk) and the extra
+// mailboxes named. A named extra mailbox that does not exist or cannot be
+// selected is an error naming it.
 func (c *Conn) Discover(ctx context.Context, extra []string) ([]Mailbox, error) {
 	list, err := c.list(ctx)
 	if err != nil {
@@ -63,6 +74,9 @@ func (c *Conn) Discover(ctx context.Context, extra []string) ([]Mailbox, error) 
 	out := []Mailbox{inboxOf(list)}
 	if sent := findSent(list); sent != nil {
 		out = append(out, Mailbox{Name: sent.Mailbox, Role: RoleSent, Attrs: attrStrings(sent)})
+	}
+	if junk := findJunk(list); junk != nil && !c.account.SkipJunk && !hasMailbox(out, junk.Mailbox) {
+		out = append(out, Mailbox{Name: junk.Mailbox, Role: RoleJunk, Attrs: attrStrings(junk)})
 	}
 	for _, name := range extra {
 		mb, err := findExtra(list, name)
@@ -124,6 +138,27 @@ func findSent(list []*imap.ListData) *imap.ListData {
 		for _, name := range sentNames {
 			for _, d := range list {
 				if sameName(d.Mailbox, name, fold) && selectable(d) && !excluded(d) {
+					return d
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// findJunk picks the Junk mailbox: the first selectable one with \Junk,
+// else the first of junkNames that exists (exact, then case-insensitive)
+// and carries no other special use.
+func findJunk(list []*imap.ListData) *imap.ListData {
+	for _, d := range list {
+		if selectable(d) && hasAttr(d, imap.MailboxAttrJunk) {
+			return d
+		}
+	}
+	for _, fold := range []bool{false, true} {
+		for _, name := range junkNames {
+			for _, d := range list {
+				if sameName(d.Mailbox, name, fold) && selectable(d) && !excluded(d) && !hasAttr(d, imap.MailboxAttrSent) {
 					return d
 				}
 			}

@@ -13,6 +13,7 @@ func TestDiscover(t *testing.T) {
 		name     string
 		create   []string // besides INBOX and Sent
 		dropSent bool
+		skipJunk bool
 		extra    []string
 		want     string // "name:role,..."
 		wantErr  string
@@ -26,6 +27,10 @@ func TestDiscover(t *testing.T) {
 		{name: "extra found", create: []string{"Lists/Grad School"}, extra: []string{"Lists/Grad School", "INBOX"},
 			want: "INBOX:inbox,Sent:sent,Lists/Grad School:extra"},
 		{name: "missing extra", extra: []string{"Professors"}, wantErr: `"Professors" does not exist`},
+		{name: "junk by name", create: []string{"Spam", "Archive"}, want: "INBOX:inbox,Sent:sent,Spam:junk"},
+		{name: "junk by a localised name, also named as extra", create: []string{"Courrier indésirable"},
+			extra: []string{"Courrier indésirable"}, want: "INBOX:inbox,Sent:sent,Courrier indésirable:junk"},
+		{name: "junk skipped", create: []string{"Junk"}, skipJunk: true, want: "INBOX:inbox,Sent:sent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +45,9 @@ func TestDiscover(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := s.dial(t).Discover(context.Background(), tt.extra)
+			c := s.dial(t)
+			c.account.SkipJunk = tt.skipJunk
+			got, err := c.Discover(context.Background(), tt.extra)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Discover error %v, want %q", err, tt.wantErr)
@@ -70,6 +77,12 @@ func TestDiscoverAttributes(t *testing.T) {
 		`* LIST (\HasNoChildren \Sent) "/" "[Gmail]/Sent Mail"`,
 		`* LIST (\Noselect) "/" "Archive"`,
 	}
+	spamNamedOther := []string{
+		`* LIST () "/" "INBOX"`,
+		`* LIST () "/" "Spam"`,
+		`* LIST (\Sent) "/" "Sent"`,
+		`* LIST (\Junk) "/" "Unwanted"`,
+	}
 	junkNamedSent := []string{
 		`* LIST () "." "INBOX"`,
 		`* LIST (\Junk) "." "Sent Items"`,
@@ -84,11 +97,14 @@ func TestDiscoverAttributes(t *testing.T) {
 		wantErr    string
 		wantReturn bool // LIST ... RETURN (SPECIAL-USE) sent
 	}{
-		{name: "plain list attributes", list: gmail, want: "INBOX:inbox,[Gmail]/Sent Mail:sent"},
-		{name: "return special-use", specialUse: true, list: gmail, want: "INBOX:inbox,[Gmail]/Sent Mail:sent", wantReturn: true},
-		{name: "attribute beats a junk folder named Sent", list: junkNamedSent, want: "INBOX:inbox,Outgoing:sent"},
-		{name: "junk and all mail only as extras", list: gmail, extra: []string{"[Gmail]/Spam", "[Gmail]/All Mail"},
-			want: "INBOX:inbox,[Gmail]/Sent Mail:sent,[Gmail]/Spam:extra,[Gmail]/All Mail:extra"},
+		{name: "plain list attributes", list: gmail, want: "INBOX:inbox,[Gmail]/Sent Mail:sent,[Gmail]/Spam:junk"},
+		{name: "return special-use", specialUse: true, list: gmail, want: "INBOX:inbox,[Gmail]/Sent Mail:sent,[Gmail]/Spam:junk",
+			wantReturn: true},
+		{name: "attribute beats a junk folder named Sent", list: junkNamedSent, want: "INBOX:inbox,Outgoing:sent,Sent Items:junk"},
+		{name: "all mail only as an extra, junk once", list: gmail, extra: []string{"[Gmail]/Spam", "[Gmail]/All Mail"},
+			want: "INBOX:inbox,[Gmail]/Sent Mail:sent,[Gmail]/Spam:junk,[Gmail]/All Mail:extra"},
+		{name: "junk attribute beats a folder named Spam", list: spamNamedOther,
+			want: "INBOX:inbox,Sent:sent,Unwanted:junk"},
 		{name: "noselect extra", list: gmail, extra: []string{"Archive"}, wantErr: `"Archive"`},
 	}
 	for _, tt := range tests {

@@ -65,7 +65,7 @@ func (r mailboxRow) mailbox() Mailbox {
 }
 
 // EnsureMailbox returns the mailbox row for (account, name), creating it.
-// A role (inbox, sent) belongs to one mailbox: if the server now names
+// A role (inbox, sent, junk) belongs to one mailbox: if the server now names
 // another Sent folder, the old one keeps its rows as an extra mailbox.
 func (s *Store) EnsureMailbox(ctx context.Context, accountID int64, name, role string) (Mailbox, error) {
 	var r mailboxRow
@@ -91,7 +91,7 @@ func (s *Store) EnsureMailbox(ctx context.Context, accountID int64, name, role s
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
 	var rows []mailboxRow
 	if err := s.db.SelectContext(ctx, &rows, `SELECT `+mailboxColumns+` FROM mailboxes
-		WHERE $1 = 0 OR account_id = $1 ORDER BY account_id, role <> 'inbox', role <> 'sent', name`, accountID); err != nil {
+		WHERE $1 = 0 OR account_id = $1 ORDER BY account_id, role <> 'inbox', role <> 'sent', role <> 'junk', name`, accountID); err != nil {
 		return nil, mapError("list mailboxes", err)
 	}
 	out := make([]Mailbox, len(rows))

@@ -110,7 +110,7 @@ func (a *app) daemonAccount(ctx context.Context, c Account) (daemon.Account, err
 	}
 	return daemon.Account{Name: c.Name, Email: c.Email, Extra: c.IMAP.ExtraFolders,
 		IMAP: imapsync.Account{Host: c.IMAP.Host, Port: c.IMAP.Port, Security: c.IMAP.Security,
-			Username: c.IMAP.Username, Password: pw}}, nil
+			Username: c.IMAP.Username, Password: pw, SkipJunk: c.IMAP.SkipJunk}}, nil
 }
 
 // recordAccounts opens the database and records each account, filling in

@@ -87,8 +87,10 @@ type Server struct {
 	PasswordEnv   string `toml:"password_env,omitempty" json:"password_env,omitempty"`
 	PasswordFile  string `toml:"password_file,omitempty" json:"password_file,omitempty"`
 	PasswordCmd   string `toml:"password_cmd,omitempty" json:"password_cmd,omitempty"`
-	// ExtraFolders are more IMAP folders to sync besides INBOX and Sent.
+	// ExtraFolders are more IMAP folders to sync besides INBOX, Sent and Junk.
 	ExtraFolders []string `toml:"extra_folders,omitempty" json:"extra_folders,omitempty"`
+	// SkipJunk leaves the Junk (spam) folder out of the sync.
+	SkipJunk bool `toml:"skip_junk,omitempty" json:"skip_junk,omitempty"`
 }
 
 type sourcedString struct{ value, source string }
@@ -184,7 +186,7 @@ func keyPrefix(k toml.Key) string {
 var knownKeys = []string{"database_url", "profile", "policy", "accounts", "name", "position",
 	"institution", "country", "signature", "email", "display_name", "timezone", "imap", "smtp",
 	"host", "port", "security", "allow_insecure", "username", "password", "password_env",
-	"password_file", "password_cmd", "extra_folders", "templates", "dir", "followup", "sent_copy", "web", "listen",
+	"password_file", "password_cmd", "extra_folders", "skip_junk", "templates", "dir", "followup", "sent_copy", "web", "listen",
 	"allow_remote"}
 
 func init() { knownKeys = append(knownKeys, outreach.PolicyKeys()...) }
@@ -298,6 +300,9 @@ func (c *Config) validateAccount(p string, a *Account, names map[string]bool) []
 	errs = append(errs, c.validateServer(p+".smtp", &a.SMTP, a.Email, 465, 587)...)
 	if len(a.SMTP.ExtraFolders) > 0 {
 		errs = append(errs, c.configError(p+".smtp.extra_folders", "folders belong under [accounts.imap]"))
+	}
+	if a.SMTP.SkipJunk {
+		errs = append(errs, c.configError(p+".smtp.skip_junk", "folders belong under [accounts.imap]"))
 	}
 	switch a.SentCopy {
 	case "":
