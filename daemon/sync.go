@@ -148,6 +148,9 @@ func (p *pass) run(ctx context.Context, conn *imapsync.Conn, only []imapsync.Rol
 	}
 	n, err := p.catchUp(ctx, conn)
 	p.sum.CaughtUp = n
+	if n > 0 {
+		p.s.logger().Info("mail synced earlier now matters: its text fetched", "account", p.acct.Name, "messages", n)
+	}
 	if err != nil {
 		return p.s.fail(ctx, p.acct, 0, err)
 	}
