@@ -131,7 +131,8 @@ type Decision struct {
 //     "has left" auto-reply, or a reopen that cannot go back directly:
 //     needs_review until user_resume.
 //  6. a permanent bounce: bounced.
-//  7. closed without response earlier (silence or draft expiry): stays closed.
+//  7. closed without response earlier (silence, draft expiry or too late):
+//     stays closed.
 //  8. paused: an out-of-office return date plus resume_after_return_days
 //     working days, or user_pause, until it ends or user_resume.
 //  9. a follow-up went out (followup_sent, or any touch_out after the
@@ -144,8 +145,9 @@ type Decision struct {
 //     a draft is proposed unless a stale one is still open; before that,
 //     awaiting_reply. Once follow_up_window_days have passed since it
 //     fell due (or since the applicant's latest user_resume) with no draft
-//     proposed, it is too late: closed_no_response (too_late). An old email found only now (a contact added after the
-//     sync, a Sent folder full of history) gets no follow-up months later.
+//     proposed, it is too late: closed_no_response (too_late). An old
+//     email found only now (a contact added after the sync, a Sent folder
+//     full of history) gets no follow-up months later.
 //
 // Every change of state between two consecutive items follows
 // outreach.ThreadTransitions; where the table has no direct edge (leaving
