@@ -19,7 +19,7 @@ import (
 func (a *app) draftsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "drafts",
-		Short: "Review follow-up drafts: list, show, edit, approve, reject",
+		Short: "Review follow-up drafts: list, show, edit, approve, reject, settle",
 		Long: `The planner proposes at most one follow-up per thread; nothing is sent until you
 approve it. Approval is of one version of the draft: an edit makes a new
 version and voids an earlier approval, and approving a version that is no
