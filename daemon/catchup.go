@@ -1,14 +1,11 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
 	outreach "github.com/outreach/outreach"
-	"github.com/outreach/outreach/classify"
 	"github.com/outreach/outreach/imapsync"
 	"github.com/outreach/outreach/store"
 )
@@ -100,31 +97,4 @@ func (p *pass) fetchSkeletons(ctx context.Context, conn *imapsync.Conn, want []s
 		got += len(stored)
 	}
 	return got, ours, nil
-}
-
-// classificationJSON is res as stored in messages.classification: jsonb
-// refuses the escaped NUL (\u0000) that a header with a NUL byte would put
-// in the evidence, so it becomes U+FFFD, as clean does for text columns.
-func classificationJSON(res classify.Result) ([]byte, error) {
-	b, err := json.Marshal(res)
-	if err != nil || !bytes.Contains(b, []byte(`\u0000`)) {
-		return b, err
-	}
-	// In JSON a backslash only ever starts an escape, so walking escape by
-	// escape finds the NULs and leaves an escaped backslash followed by
-	// "u0000" (the text \u0000) alone.
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		switch {
-		case b[i] != '\\' || i+1 == len(b):
-			out = append(out, b[i])
-		case bytes.HasPrefix(b[i+1:], []byte("u0000")):
-			out = append(out, `\ufffd`...)
-			i += 5
-		default:
-			out = append(out, b[i], b[i+1])
-			i++
-		}
-	}
-	return out, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/imapsync"
 	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/store"
@@ -250,7 +251,7 @@ func TestRelevanceCountsTheBatchInFlight(t *testing.T) {
 		t.Fatalf("relevant %v with nothing held, want neither", got)
 	}
 	release := make(chan struct{})
-	if err := w.submit(1, batchMessageIDs([]*imapsync.Message{{MessageID: "earlier@example.net", Raw: []byte("x")}, {}}, applicant),
+	if err := w.submit(1, batchMessageIDs([]outreach.Message{{MessageID: "earlier@example.net", Raw: []byte("x")}, {}}),
 		func() error { <-release; return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/imapsync"
 )
 
@@ -66,13 +67,13 @@ func anyHeld(held func(string) bool, lists ...[]string) bool {
 	return false
 }
 
-// batchMessageIDs are the Message-IDs of the messages of msgs that matter
-// (stored with a skeleton, or our own: from email), for batchWriter.holds,
-// as store.KnownMessageIDs counts them once the batch is committed.
-func batchMessageIDs(msgs []*imapsync.Message, email string) map[string]bool {
+// batchMessageIDs are the Message-IDs of the messages of a stored batch
+// that matter (with a skeleton, or our own), for batchWriter.holds, as
+// store.KnownMessageIDs counts them once the batch is committed.
+func batchMessageIDs(msgs []outreach.Message) map[string]bool {
 	ids := make(map[string]bool)
 	for _, m := range msgs {
-		if m.MessageID != "" && (m.Raw != nil || m.From == email) {
+		if m.MessageID != "" && (m.Raw != nil || m.Direction == outreach.Outbound) {
 			ids[m.MessageID] = true
 		}
 	}

@@ -5,7 +5,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -218,7 +220,7 @@ func (p *pass) syncMailbox(ctx context.Context, conn *imapsync.Conn, mb imapsync
 				p.ours = append(p.ours, m.MessageID)
 			}
 		}
-		return p.writer.submit(row.ID, batchMessageIDs(b.Messages, p.acct.Email), func() error { return p.store(ctx, mb, sb, b, ms) })
+		return p.writer.submit(row.ID, batchMessageIDs(sb.Messages), func() error { return p.store(ctx, mb, sb, b, ms) })
 	}
 	_, err := conn.Sync(ctx, mb.Name, toSyncCursor(row.Cursor), opts, emit)
 	if err == nil {
@@ -334,4 +336,31 @@ func classified(m *imapsync.Message, uidValidity uint32, acct Account) outreach.
 		msg.Kind, msg.Classification = res.Kind, detail
 	}
 	return msg
+}
+
+// classificationJSON is res as stored in messages.classification: jsonb
+// refuses the escaped NUL (\u0000) that a header with a NUL byte would put
+// in the evidence, so it becomes U+FFFD, as clean does for text columns.
+func classificationJSON(res classify.Result) ([]byte, error) {
+	b, err := json.Marshal(res)
+	if err != nil || !bytes.Contains(b, []byte(`\u0000`)) {
+		return b, err
+	}
+	// In JSON a backslash only ever starts an escape, so walking escape by
+	// escape finds the NULs and leaves an escaped backslash followed by
+	// "u0000" (the text \u0000) alone.
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] != '\\' || i+1 == len(b):
+			out = append(out, b[i])
+		case bytes.HasPrefix(b[i+1:], []byte("u0000")):
+			out = append(out, `\ufffd`...)
+			i += 5
+		default:
+			out = append(out, b[i], b[i+1])
+			i++
+		}
+	}
+	return out, nil
 }

@@ -3,7 +3,6 @@ package imapsync
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -356,10 +355,6 @@ func checkPart(contentType string, body io.Reader, depth int) error {
 	}
 }
 
-// ErrUIDValidityChanged is returned by Skeletons when the mailbox's
-// UIDVALIDITY is no longer the one the UIDs belong to.
-var ErrUIDValidityChanged = errors.New("imapsync: UIDVALIDITY changed")
-
 // Skeletons examines mailbox (read-only) and fetches the skeleton (phase
 // 2) of each message in uids, which belong to uidValidity, for messages
 // stored earlier without one. A message the server no longer has comes back with
@@ -371,7 +366,7 @@ func (c *Conn) Skeletons(ctx context.Context, mailbox string, uidValidity uint32
 		return nil, err
 	}
 	if sel.UIDValidity != uidValidity {
-		return nil, fmt.Errorf("%s: %w (%d, now %d)", mailbox, ErrUIDValidityChanged, uidValidity, sel.UIDValidity)
+		return nil, fmt.Errorf("imapsync: %s: UIDVALIDITY changed (%d, now %d)", mailbox, uidValidity, sel.UIDValidity)
 	}
 	c.strays.reset()
 	msgs := make([]*Message, len(uids))
