@@ -1,8 +1,8 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -95,10 +95,13 @@ func TestDovecotConnectionDropsWhileABatchIsStored(t *testing.T) {
 		done <- err
 	}()
 
-	waitFor(t, 20*time.Second, "the second batch to wait inside its INSERT, every command answered", func() bool {
+	// The FETCHes sent ahead may still be streaming: the drop can come in
+	// the middle of a literal (which go-imap beta.8 mishandles without
+	// imapsync's guard; -race would tell).
+	waitFor(t, 20*time.Second, "the second batch to wait inside its INSERT", func() bool {
 		var waiting int
 		err := st.DB().Get(&waiting, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)
-		return err == nil && waiting == 1 && relay.quiet()
+		return err == nil && waiting == 1
 	})
 	relay.drop()
 	if _, err := lock.ExecContext(ctx, `SELECT pg_advisory_unlock(4242)`); err != nil {
@@ -122,18 +125,13 @@ func TestDovecotConnectionDropsWhileABatchIsStored(t *testing.T) {
 	checkStoredOnce(t, st, n)
 }
 
-// relay is a TCP relay in front of the server. It follows the commands'
-// tags, so that a test can drop the connections when every command has
-// been answered: go-imap beta.8 races with itself (its reader and the
-// goroutine draining a literal share a bufio.Reader) when a connection
-// fails in the middle of a literal.
+// relay is a TCP relay in front of the server, so that a test can drop the
+// connections as a server going away does.
 type relay struct {
 	port int
 
-	mu      sync.Mutex
-	open    []*net.TCPConn // client sides
-	pending map[string]bool
-	partial [2][]byte // unfinished last line, client to server and back
+	mu   sync.Mutex
+	open []*net.TCPConn // client sides
 }
 
 func startRelay(t *testing.T, target string) *relay {
@@ -143,7 +141,7 @@ func startRelay(t *testing.T, target string) *relay {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	r := &relay{port: ln.Addr().(*net.TCPAddr).Port, pending: map[string]bool{}}
+	r := &relay{port: ln.Addr().(*net.TCPAddr).Port}
 	go func() {
 		for {
 			down, err := ln.Accept()
@@ -158,61 +156,11 @@ func startRelay(t *testing.T, target string) *relay {
 			r.mu.Lock()
 			r.open = append(r.open, down.(*net.TCPConn))
 			r.mu.Unlock()
-			go func() { r.pipe(up, down, 0); up.Close() }()
-			go func() { r.pipe(down, up, 1); down.(*net.TCPConn).CloseWrite() }()
+			go func() { io.Copy(up, down); up.Close() }()
+			go func() { io.Copy(down, up); down.(*net.TCPConn).CloseWrite() }()
 		}
 	}()
 	return r
-}
-
-// pipe copies src to dst, noting commands sent (dir 0) and completed (dir 1).
-func (r *relay) pipe(dst, src net.Conn, dir int) {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			r.note(buf[:n], dir)
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// note reads the tags at the start of complete lines: "T7 UID FETCH ..."
-// from the client, "T7 OK ..." from the server.
-func (r *relay) note(b []byte, dir int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	data := append(r.partial[dir], b...)
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break
-		}
-		fields := strings.Fields(string(data[:i]))
-		data = data[i+1:]
-		if len(fields) < 2 || len(fields[0]) < 2 || fields[0][0] != 'T' {
-			continue
-		}
-		switch {
-		case dir == 0:
-			r.pending[fields[0]] = true
-		case fields[1] == "OK" || fields[1] == "NO" || fields[1] == "BAD":
-			delete(r.pending, fields[0])
-		}
-	}
-	r.partial[dir] = append([]byte(nil), data...)
-}
-
-// quiet reports whether every command sent has been answered.
-func (r *relay) quiet() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pending) == 0
 }
 
 // drop ends every connection relayed so far as a server going away does:

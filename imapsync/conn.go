@@ -152,23 +152,30 @@ func dialTCP(ctx context.Context, a Account) (net.Conn, error) {
 	return tc, nil
 }
 
-// openClient wraps raw in an IMAP client, runs STARTTLS when configured and
-// waits for the greeting (RFC 3501 section 7.1).
+// openClient wraps raw in an IMAP client, after STARTTLS when configured,
+// and waits for the greeting (RFC 3501 section 7.1). The client reads
+// through guardConn (see there).
 func (c *Conn) openClient(ctx context.Context, raw net.Conn) error {
 	opts := &imapclient.Options{
 		TLSConfig:             c.account.tlsConfig(),
 		UnilateralDataHandler: c.unilateralHandler(),
 		WordDecoder:           &mime.WordDecoder{CharsetReader: charset.Reader},
 	}
-	if c.account.Security != "starttls" {
-		c.client = imapclient.New(raw, opts)
-		return c.run(ctx, "greeting from "+c.account.address(), c.client.WaitGreeting)
+	conn := raw
+	if c.account.Security == "starttls" {
+		err := withTimeout(ctx, c.cmdTimeout, raw, "starttls with "+c.account.address(), func() error {
+			tc, greeting, err := startTLS(ctx, raw, c.account.tlsConfig(), c.cmdTimeout)
+			if err == nil {
+				conn = &replayConn{Conn: tc, pending: []byte(greeting + "\r\n")}
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return withTimeout(ctx, c.cmdTimeout, raw, "starttls with "+c.account.address(), func() error {
-		client, err := imapclient.NewStartTLS(raw, opts)
-		c.client = client
-		return err
-	})
+	c.client = imapclient.New(&guardConn{Conn: conn}, opts)
+	return c.run(ctx, "greeting from "+c.account.address(), c.client.WaitGreeting)
 }
 
 // unilateralHandler routes unsolicited data: FETCH data to the strays
@@ -254,11 +261,16 @@ func (c *Conn) loadCaps(ctx context.Context) error {
 func (c *Conn) CondStore() bool { return c.condStore }
 
 // Close sends LOGOUT (RFC 3501 section 6.1.3) and closes the connection.
+// After a completed LOGOUT, how the connection then ends does not matter.
 func (c *Conn) Close() error {
 	if c.brokenErr() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), c.cmdTimeout)
-		_ = c.run(ctx, "logout", func() error { return c.client.Logout().Wait() })
+		err := c.run(ctx, "logout", func() error { return c.client.Logout().Wait() })
 		cancel()
+		if err == nil {
+			c.client.Close()
+			return nil
+		}
 	}
 	err := c.client.Close()
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -316,14 +328,6 @@ func withTimeout(ctx context.Context, d time.Duration, closer io.Closer, what st
 		}
 		return nil
 	case <-ctx.Done():
-		// Let the command in flight finish (its deadline still holds): a
-		// shutdown then leaves nothing half read, and go-imap v2 beta.8
-		// races when a connection is closed while a FETCH literal is read.
-		select {
-		case <-done:
-			return fmt.Errorf("imapsync: %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
 		closer.Close()
 		<-done
 		return fmt.Errorf("imapsync: %s: %w", what, ctx.Err())

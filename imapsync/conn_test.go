@@ -16,6 +16,8 @@ func TestDial(t *testing.T) {
 	wrongPass.Password = "nope"
 	untrusted := implicit.account("tls")
 	untrusted.TLSConfig = nil
+	untrustedStartTLS := starttls.account("starttls")
+	untrustedStartTLS.TLSConfig = nil
 	tests := []struct {
 		name    string
 		account Account
@@ -27,6 +29,7 @@ func TestDial(t *testing.T) {
 		{"starttls", starttls.account("starttls"), "", false},
 		{"wrong password", wrongPass, "login to", true},
 		{"untrusted certificate", untrusted, "tls handshake", false},
+		{"untrusted certificate after starttls", untrustedStartTLS, "tls handshake", false},
 		{"unknown security", Account{Host: "127.0.0.1", Port: 1, Security: "ssl"}, "unknown security", false},
 		{"nothing listening", Account{Host: "127.0.0.1", Port: 1, Security: "none"}, "dial 127.0.0.1:1", false},
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -23,13 +24,20 @@ type fakeConfig struct {
 	messages   int      // INBOX holds UIDs 1..messages
 	uidAfter   bool     // put UID after the header literal (Microsoft 365)
 	dropAfter  int      // first connection only: close after this many FETCH responses
+	// midLiteral: the drop comes halfway through the next response's
+	// literal instead of between responses
+	midLiteral bool
+	// stall: instead of dropping, the server stops sending (after half the
+	// literal when midLiteral) and keeps the connection open
+	stall bool
 }
 
 // fakeServer is a running scripted server.
 type fakeServer struct {
-	cfg   fakeConfig
-	port  int
-	conns atomic.Int32
+	cfg     fakeConfig
+	port    int
+	conns   atomic.Int32
+	stalled chan struct{} // closed when a scripted stall begins
 
 	mu   sync.Mutex
 	sent strings.Builder // every command line received
@@ -43,7 +51,7 @@ func newFakeServer(t testing.TB, cfg fakeConfig) *fakeServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	f := &fakeServer{cfg: cfg, port: ln.Addr().(*net.TCPAddr).Port}
+	f := &fakeServer{cfg: cfg, port: ln.Addr().(*net.TCPAddr).Port, stalled: make(chan struct{})}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -78,6 +86,7 @@ func (f *fakeServer) commands() string {
 // fakeSession is one connection's state.
 type fakeSession struct {
 	f       *fakeServer
+	r       *bufio.Reader
 	w       *bufio.Writer
 	n       int32  // connection number, from 1
 	fetched int    // FETCH responses written
@@ -87,11 +96,10 @@ type fakeSession struct {
 // serve speaks to one client until LOGOUT or a scripted drop.
 func (f *fakeServer) serve(c net.Conn, n int32) {
 	defer c.Close()
-	s := &fakeSession{f: f, w: bufio.NewWriter(c), n: n}
-	r := bufio.NewReader(c)
+	s := &fakeSession{f: f, r: bufio.NewReader(c), w: bufio.NewWriter(c), n: n}
 	s.write("* OK fake IMAP ready")
 	for {
-		line, err := r.ReadString('\n')
+		line, err := s.r.ReadString('\n')
 		if err != nil {
 			return
 		}
@@ -173,6 +181,15 @@ func (s *fakeSession) fetch(tag, args string) bool {
 			continue
 		}
 		if s.n == 1 && s.f.cfg.dropAfter > 0 && s.fetched == s.f.cfg.dropAfter {
+			if s.f.cfg.midLiteral {
+				resp := fakeFetchResponse(uid, false)
+				s.w.WriteString(resp[:len(resp)-40]) // the literal's last bytes never come
+				s.w.Flush()
+			}
+			if s.f.cfg.stall {
+				close(s.f.stalled)
+				_, _ = io.Copy(io.Discard, s.r) // until the client hangs up
+			}
 			return false // connection dropped mid-FETCH
 		}
 		s.fetched++

@@ -3,6 +3,7 @@ package imapsync
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,18 +47,43 @@ func sectionKey(part []int, spec imap.PartSpecifier, fields bool) string {
 	return strings.Join(nums, ".")
 }
 
-// rawFromBuffer converts the library's buffer to a rawMsg.
-func rawFromBuffer(b *imapclient.FetchMessageBuffer) *rawMsg {
-	m := &rawMsg{uid: uint32(b.UID), seq: b.SeqNum, flags: b.Flags, date: b.InternalDate,
-		size: b.RFC822Size, bs: b.BodyStructure}
-	for _, s := range b.BodySection {
-		if m.sections == nil {
-			m.sections = make(map[string][]byte, len(b.BodySection))
+// readMessage reads one FETCH response's items into a rawMsg, reading each
+// literal to its end. It replaces the library's Collect, which on a failed
+// literal read lets go-imap beta.8 read that literal again (on the next
+// Next or Close) while its own reader goroutine goes on with the shared
+// buffer. After an error here the caller must leave msg and its command
+// alone: the reader fails the command and closes the connection
+// (guardConn makes the connection's end an error, never the literal's end).
+func readMessage(msg *imapclient.FetchMessageData) (*rawMsg, error) {
+	m := &rawMsg{seq: msg.SeqNum}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			m.uid = uint32(it.UID)
+		case imapclient.FetchItemDataFlags:
+			m.flags = it.Flags
+		case imapclient.FetchItemDataInternalDate:
+			m.date = it.Time
+		case imapclient.FetchItemDataRFC822Size:
+			m.size = it.Size
+		case imapclient.FetchItemDataBodyStructure:
+			m.bs = it.BodyStructure
+		case imapclient.FetchItemDataBodySection:
+			var b []byte
+			if it.Literal != nil {
+				var err error
+				if b, err = io.ReadAll(it.Literal); err != nil {
+					return nil, fmt.Errorf("reading BODY[%s] of message %d: %w",
+						sectionKey(it.Section.Part, it.Section.Specifier, false), msg.SeqNum, err)
+				}
+			}
+			if m.sections == nil {
+				m.sections = make(map[string][]byte, 2)
+			}
+			m.sections[sectionKey(it.Section.Part, it.Section.Specifier, len(it.Section.HeaderFields) > 0)] = b
 		}
-		key := sectionKey(s.Section.Part, s.Section.Specifier, len(s.Section.HeaderFields) > 0)
-		m.sections[key] = s.Bytes
 	}
-	return m
+	return m, nil
 }
 
 // merge fills m's missing fields from o (same UID, other response).
@@ -114,11 +140,10 @@ func (s *strays) collect(msg *imapclient.FetchMessageData) {
 	s.mu.Lock()
 	s.pending++
 	s.mu.Unlock()
-	buf, err := msg.Collect()
+	m, err := readMessage(msg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err == nil && buf.UID != 0 && (len(buf.BodySection) > 0 || buf.BodyStructure != nil) {
-		m := rawFromBuffer(buf)
+	if err == nil && m.uid != 0 && (len(m.sections) > 0 || m.bs != nil) {
 		if old := s.byUID[m.uid]; old != nil {
 			m.merge(old)
 		}
@@ -191,11 +216,12 @@ func (c *Conn) startFetch(set imap.UIDSet, opts *imap.FetchOptions) *fetchCmd {
 func (fc *fetchCmd) drain(cmd *imapclient.FetchCommand) {
 	defer close(fc.done)
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		buf, err := msg.Collect()
-		if err != nil && fc.err == nil {
-			fc.err = err
+		m, err := readMessage(msg)
+		if err != nil {
+			fc.err = err // and leave cmd alone: see readMessage
+			return
 		}
-		fc.msgs = append(fc.msgs, rawFromBuffer(buf))
+		fc.msgs = append(fc.msgs, m)
 	}
 	if err := cmd.Close(); err != nil && fc.err == nil {
 		fc.err = err
@@ -203,16 +229,15 @@ func (fc *fetchCmd) drain(cmd *imapclient.FetchCommand) {
 }
 
 // settle waits for a FETCH the caller no longer needs, one sent ahead when
-// the pass stopped, so that the connection is closed (LOGOUT, or after an
-// error) between responses rather than in the middle of a literal.
+// the pass stopped on an error, so that the connection stays usable for
+// the next mailbox.
 func (c *Conn) settle(ctx context.Context, fc *fetchCmd) { _ = c.await(ctx, fc) }
 
 // await waits for fc within the command timeout, measured from now (a
 // pipelined FETCH may have been sent long before, while the caller's
-// Relevant or emit ran). When ctx ends it still lets the FETCH finish:
-// closing the connection in the middle of a literal makes go-imap beta.8's
-// reader and the goroutine draining the literal share one bufio.Reader.
-// Only a server that does not answer in time gets the connection torn down.
+// Relevant or emit ran). A server that does not answer in time, or ctx
+// ending, tears the connection down (safe in the middle of a literal too:
+// see readMessage).
 func (c *Conn) await(ctx context.Context, fc *fetchCmd) error {
 	t := time.NewTimer(c.cmdTimeout)
 	defer t.Stop()
@@ -220,11 +245,9 @@ func (c *Conn) await(ctx context.Context, fc *fetchCmd) error {
 	case <-fc.done:
 		return ctx.Err()
 	case <-ctx.Done():
-		select {
-		case <-fc.done:
-			return ctx.Err()
-		case <-t.C:
-		}
+		c.abort(fmt.Errorf("UID FETCH %s interrupted", fc.set))
+		<-fc.done
+		return ctx.Err()
 	case <-t.C:
 	}
 	c.abort(fmt.Errorf("UID FETCH %s timed out", fc.set))
