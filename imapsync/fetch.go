@@ -294,21 +294,26 @@ type fetchRequest struct {
 	opts     *imap.FetchOptions
 	complete func(*rawMsg) bool // has everything asked for
 	inRange  func(uint32) bool  // the UIDs this request is about
+	// known lists the UIDs asked for when each was seen in phase 1 (a
+	// sparse set, whose sequence numbers are never contiguous); nil for a
+	// range, where which UIDs exist is not known.
+	known []uint32
 }
 
-// finishFetch waits for fc and repairs the result: when strays arrived or
-// sequence numbers have gaps, it asks the server which UIDs exist (UID
-// SEARCH, RFC 3501 section 6.4.4) and fetches missing or incomplete UIDs
-// again by UID, up to maxRefetch times. It never drops a UID the server
-// listed: what stays incomplete is returned as is.
+// finishFetch waits for fc and repairs the result. For a range, when strays
+// arrived or sequence numbers have gaps, it asks the server which UIDs
+// exist (UID SEARCH, RFC 3501 section 6.4.4); for a request of known UIDs
+// those are the UIDs. Missing or incomplete ones are fetched again by UID,
+// up to maxRefetch times. It never drops a UID the server listed or the
+// request knew: what stays incomplete is returned as is.
 func (c *Conn) finishFetch(ctx context.Context, fc *fetchCmd, req fetchRequest) ([]*rawMsg, error) {
 	got, nstrays, err := c.waitFetch(ctx, fc)
 	if err != nil {
 		return nil, err
 	}
 	filterRange(got, req.inRange)
-	var want []uint32
-	if nstrays > 0 || hasSeqGap(got) {
+	want := req.known
+	if want == nil && (nstrays > 0 || hasSeqGap(got)) {
 		if want, err = c.searchUIDs(ctx, fc.set); err != nil {
 			return nil, err
 		}

@@ -195,6 +195,7 @@ func (c *Conn) fillSkeletons(ctx context.Context, msgs []*Message) error {
 			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}},
 		complete: func(m *rawMsg) bool { return m.bs != nil && m.sections["HEADER"] != nil },
 		inRange:  func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
+		known:    uidsOf(msgs),
 	}
 	got, err := c.finishFetch(ctx, c.startFetch(set, req.opts), req)
 	if err != nil {
@@ -281,7 +282,17 @@ func sectionRequest(msgs []*Message, p *plan) fetchRequest {
 			return true
 		},
 		inRange: func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
+		known:   uidsOf(msgs),
 	}
+}
+
+// uidsOf lists msgs' UIDs.
+func uidsOf(msgs []*Message) []uint32 {
+	out := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.UID
+	}
+	return out
 }
 
 // assemble builds Raw for each message from its downloaded sections and

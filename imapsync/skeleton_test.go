@@ -3,6 +3,7 @@ package imapsync
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -240,5 +241,48 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("skeleton does not parse: %v", checkMIME(m.Raw))
 			}
 		})
+	}
+}
+
+// TestSkeletonsAskNoSearch: phase 2 asks for a sparse set of UIDs, whose
+// sequence numbers are never contiguous; that is no sign of a lost
+// response, so no UID SEARCH round trip is spent on it (one per phase-2
+// FETCH before), and every relevant message still gets its skeleton.
+func TestSkeletonsAskNoSearch(t *testing.T) {
+	s := newMemServer(t, serverConfig{})
+	var msgs [][]byte
+	for i := 1; i <= 9; i++ {
+		msgs = append(msgs, []byte(fmt.Sprintf("From: prof%d@uni.example.edu\r\nTo: me@example.org\r\n"+
+			"Subject: note %d\r\nMessage-ID: <n%d@uni.example.edu>\r\n\r\nNote %d.\r\n", i, i, i, i)))
+	}
+	s.appendMsgs(t, "INBOX", msgs...)
+	p := newProxy(t, s.addr)
+	a := s.account("none")
+	a.Port = p.port
+	c, err := Dial(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	everyThird := func(_ context.Context, ms []*Message) ([]bool, error) {
+		out := make([]bool, len(ms))
+		for i, m := range ms {
+			out[i] = m.UID%3 == 0
+		}
+		return out, nil
+	}
+	var col collector
+	if _, err := c.Sync(context.Background(), "INBOX", Cursor{}, SyncOptions{Relevant: everyThird}, col.emit); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	for _, b := range col.batches {
+		for _, m := range b.Messages {
+			if has := strings.Contains(string(m.Raw), fmt.Sprintf("Note %d.", m.UID)); has != (m.UID%3 == 0) {
+				t.Errorf("UID %d: skeleton with its text = %v, want %v (raw %q)", m.UID, has, m.UID%3 == 0, m.Raw)
+			}
+		}
+	}
+	if cmds := p.commands(); strings.Contains(cmds, "SEARCH") {
+		t.Errorf("the pass searched:\n%s", cmds)
 	}
 }
