@@ -1,9 +1,9 @@
 package imapsync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,6 +47,9 @@ func sectionKey(part []int, spec imap.PartSpecifier, fields bool) string {
 	return strings.Join(nums, ".")
 }
 
+// maxLiteralPrealloc bounds the buffer allocated ahead for a literal.
+const maxLiteralPrealloc = 1 << 20
+
 // readMessage reads one FETCH response's items into a rawMsg, reading each
 // literal to its end. It replaces the library's Collect, which on a failed
 // literal read lets go-imap beta.8 read that literal again (on the next
@@ -71,11 +74,15 @@ func readMessage(msg *imapclient.FetchMessageData) (*rawMsg, error) {
 		case imapclient.FetchItemDataBodySection:
 			var b []byte
 			if it.Literal != nil {
-				var err error
-				if b, err = io.ReadAll(it.Literal); err != nil {
+				// One allocation of the announced size (bounded: a server
+				// can announce anything), with room to read the EOF.
+				var buf bytes.Buffer
+				buf.Grow(int(min(it.Literal.Size(), maxLiteralPrealloc)) + bytes.MinRead)
+				if _, err := buf.ReadFrom(it.Literal); err != nil {
 					return nil, fmt.Errorf("reading BODY[%s] of message %d: %w",
 						sectionKey(it.Section.Part, it.Section.Specifier, false), msg.SeqNum, err)
 				}
+				b = buf.Bytes()
 			}
 			if m.sections == nil {
 				m.sections = make(map[string][]byte, 2)

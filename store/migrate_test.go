@@ -119,3 +119,22 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// Message skeletons are compressed with lz4 where the server has it (a
+// probe: setting default_toast_compression to lz4 fails without it).
+func TestSkeletonsCompressWithLZ4(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.New(t, nil)
+	if _, err := st.DB().ExecContext(ctx, `SET default_toast_compression = lz4`); err != nil {
+		t.Skipf("this PostgreSQL has no lz4: %v", err)
+	}
+	var method string
+	if err := st.DB().GetContext(ctx, &method, `SELECT attcompression FROM pg_attribute
+		WHERE attrelid = 'messages'::regclass AND attname = 'raw'`); err != nil {
+		t.Fatal(err)
+	}
+	if method != "l" {
+		t.Fatalf("messages.raw compression %q, want l (lz4)", method)
+	}
+}
