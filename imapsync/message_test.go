@@ -2,7 +2,9 @@ package imapsync
 
 import (
 	"fmt"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,4 +186,25 @@ func TestSplitHeaderMatchesTheReference(t *testing.T) {
 			t.Fatalf("splitHeader(%q)\n got %q %q\nwant %q %q", h, gotF, gotP, wantF, wantP)
 		}
 	})
+}
+
+// scripts/bench-sync times the protocol floor for the header fields phase 1
+// asks for; its list must be HeaderFields.
+func TestBenchSyncFieldsAreHeaderFields(t *testing.T) {
+	script, err := os.ReadFile("../scripts/bench-sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(script), "HEADER.FIELDS (")
+	list, _, ok2 := strings.Cut(rest, ")")
+	if !ok || !ok2 {
+		t.Fatal("scripts/bench-sync has no HEADER.FIELDS (...) list")
+	}
+	var want []string
+	for _, f := range HeaderFields {
+		want = append(want, strings.ToUpper(f))
+	}
+	if got := strings.Fields(list); !slices.Equal(got, want) {
+		t.Fatalf("scripts/bench-sync fetches %v, phase 1 asks for %v", got, want)
+	}
 }
