@@ -1,8 +1,9 @@
 // Package dovecot runs a throwaway Dovecot IMAP server for integration
-// tests: its own configuration file, loopback only, plaintext login, one
-// user with INBOX and a \Sent mailbox (RFC 6154) in Maildir under a
-// temporary directory. Debian's dovecot-imapd provides the binary; the
-// system's /etc/dovecot is never read or touched.
+// tests: its own configuration file, loopback only, plaintext login (and
+// TLS with a given certificate, on request), one user with INBOX and a
+// \Sent mailbox (RFC 6154) in Maildir under a temporary directory.
+// Debian's dovecot-imapd provides the binary; the system's /etc/dovecot is
+// never read or touched.
 package dovecot
 
 import (
@@ -29,8 +30,11 @@ const (
 
 // Server is a running Dovecot, a child of this process.
 type Server struct {
-	Host string
-	Port int
+	Host    string
+	Port    int // IMAP; offers STARTTLS when TLS is on
+	TLSPort int // implicit TLS (IMAPS), when TLS is on
+
+	tls bool
 
 	dir     string
 	mailDir string
@@ -40,16 +44,37 @@ type Server struct {
 	seq     int
 }
 
+// Options configure StartWith.
+type Options struct {
+	// CertPEM and KeyPEM (PKCS #8), when set, turn TLS on: STARTTLS on
+	// Port, implicit TLS on TLSPort.
+	CertPEM, KeyPEM []byte
+}
+
 // Start writes a configuration into dir and starts Dovecot on a free
-// loopback port. It fails with a message naming the package to install
-// when Dovecot is missing.
+// loopback port, without TLS. It fails with a message naming the package
+// to install when Dovecot is missing.
 func Start(ctx context.Context, dir string) (*Server, error) {
+	return StartWith(ctx, dir, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, dir string, opts Options) (*Server, error) {
 	if _, err := exec.LookPath("dovecot"); err != nil {
 		return nil, errors.New("dovecot not found: install it with apt-get install -y dovecot-imapd (scripts/test does)")
 	}
 	s := &Server{Host: "127.0.0.1", dir: dir, mailDir: filepath.Join(dir, "mail"), conf: filepath.Join(dir, "dovecot.conf")}
 	if err := s.layout(); err != nil {
 		return nil, err
+	}
+	if opts.CertPEM != nil {
+		s.tls = true
+		if err := os.WriteFile(filepath.Join(dir, "cert.pem"), opts.CertPEM, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "key.pem"), opts.KeyPEM, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.Restart(ctx); err != nil {
 		return nil, err
@@ -66,6 +91,13 @@ func (s *Server) Restart(ctx context.Context) error {
 			return err
 		}
 		s.Port = p
+	}
+	if s.tls && (s.TLSPort == 0 || !portFree(s.TLSPort)) {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.TLSPort = p
 	}
 	if err := s.writeConfig(); err != nil {
 		return err
@@ -143,8 +175,11 @@ base_dir = {{.Dir}}/run
 state_dir = {{.Dir}}/state
 listen = 127.0.0.1
 protocols = imap
-ssl = no
-disable_plaintext_auth = no
+{{if .TLS}}ssl = yes
+ssl_cert = <{{.Dir}}/cert.pem
+ssl_key = <{{.Dir}}/key.pem
+{{else}}ssl = no
+{{end}}disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {{.Internal}}
 default_internal_group = {{.InternalGroup}}
@@ -183,13 +218,16 @@ service imap-login {
     port = {{.Port}}
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = {{.TLSPort}}
+    ssl = yes
   }
 }
 `))
 
 func (s *Server) writeConfig() error {
-	v := map[string]any{"Port": s.Port, "Dir": s.dir, "Mail": s.mailDir, "Password": Password}
+	v := map[string]any{"Port": s.Port, "TLSPort": s.TLSPort, "TLS": s.tls, "Dir": s.dir, "Mail": s.mailDir,
+		"Password": Password}
 	if os.Geteuid() == 0 {
 		v["MailUser"], v["MailGroup"], v["Internal"], v["InternalGroup"], v["Login"] = "nobody", "nogroup", "dovecot", "dovecot", "dovenull"
 	} else {
