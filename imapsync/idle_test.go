@@ -12,14 +12,7 @@ import (
 func idleSetup(t *testing.T, reissue time.Duration) (*memServer, *proxy, <-chan struct{}, context.CancelFunc, <-chan error) {
 	t.Helper()
 	s := newMemServer(t, serverConfig{})
-	p := newProxy(t, s.addr)
-	a := s.account("none")
-	a.Port = p.port
-	c, err := Dial(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, p := s.dialProxied(t)
 	notified := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

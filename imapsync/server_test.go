@@ -104,6 +104,21 @@ func (s *memServer) dial(t testing.TB) *Conn {
 	return c
 }
 
+// dialProxied connects through a new proxy, which counts the bytes the
+// client reads and records the lines it sends.
+func (s *memServer) dialProxied(t testing.TB) (*Conn, *proxy) {
+	t.Helper()
+	p := newProxy(t, s.addr)
+	a := s.account("none")
+	a.Port = p.port
+	c, err := Dial(context.Background(), a)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, p
+}
+
 // appendMsgs stores messages in mailbox through the server's backend.
 func (s *memServer) appendMsgs(t testing.TB, mailbox string, msgs ...[]byte) {
 	t.Helper()

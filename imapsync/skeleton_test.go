@@ -32,14 +32,7 @@ func syncRelevant(t *testing.T, msgs ...[]byte) ([]*Message, *proxy) {
 	t.Helper()
 	s := newMemServer(t, serverConfig{})
 	s.appendMsgs(t, "INBOX", msgs...)
-	p := newProxy(t, s.addr)
-	a := s.account("none")
-	a.Port = p.port
-	c, err := Dial(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, p := s.dialProxied(t)
 	var col collector
 	if _, err := c.Sync(context.Background(), "INBOX", Cursor{}, SyncOptions{Relevant: allRelevant}, col.emit); err != nil {
 		t.Fatalf("Sync: %v", err)
@@ -256,14 +249,7 @@ func TestSkeletonsAskNoSearch(t *testing.T) {
 			"Subject: note %d\r\nMessage-ID: <n%d@uni.example.edu>\r\n\r\nNote %d.\r\n", i, i, i, i)))
 	}
 	s.appendMsgs(t, "INBOX", msgs...)
-	p := newProxy(t, s.addr)
-	a := s.account("none")
-	a.Port = p.port
-	c, err := Dial(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, p := s.dialProxied(t)
 	everyThird := func(_ context.Context, ms []*Message) ([]bool, error) {
 		out := make([]bool, len(ms))
 		for i, m := range ms {

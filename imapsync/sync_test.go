@@ -78,20 +78,13 @@ func checkParsed(t *testing.T, m *Message, i int) {
 func TestSyncIncremental(t *testing.T) {
 	s := newMemServer(t, serverConfig{})
 	s.appendMsgs(t, "INBOX", genMessages(1, 20)...)
-	p := newProxy(t, s.addr)
-	a := s.account("none")
-	a.Port = p.port
-	c, err := Dial(context.Background(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, p := s.dialProxied(t)
 	ctx := context.Background()
 	cur := syncAll(t, c, Cursor{}, 20)
 
 	s.appendMsgs(t, "INBOX", genMessages(21, 5)...)
 	var col collector
-	cur, err = c.Sync(ctx, "INBOX", cur, SyncOptions{}, col.emit)
+	cur, err := c.Sync(ctx, "INBOX", cur, SyncOptions{}, col.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
