@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -133,17 +134,23 @@ func draftID(arg string) (int64, error) {
 	return id, nil
 }
 
+// openDraft parses arg as a draft id, then opens the store.
+func (a *app) openDraft(ctx context.Context, arg string) (*store.Store, int64, error) {
+	id, err := draftID(arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := a.openStore(ctx, false)
+	return st, id, err
+}
+
 func (a *app) draftsShowCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show DRAFT-ID",
 		Short: "Show a draft exactly as it will be sent, and why it was proposed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := draftID(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(cmd.Context(), false)
+			st, id, err := a.openDraft(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -192,11 +199,7 @@ what they name (--body-file - reads the body from stdin). --version N refuses
 the edit if the draft is no longer at version N.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := draftID(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(cmd.Context(), false)
+			st, id, err := a.openDraft(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -393,11 +396,7 @@ Nothing in review is ever sent again. Look in your Sent folder (or ask):
 			if sent == notSent {
 				return outreach.Errorf(outreach.KindInvalid, "say --sent or --not-sent")
 			}
-			id, err := draftID(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(cmd.Context(), false)
+			st, id, err := a.openDraft(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
