@@ -284,7 +284,6 @@ var nextActionLabels = map[string]string{
 	"decide":                    "decided again",
 }
 
-// draftStateLabel says a draft's state in the applicant's words.
 // closedReasonLabels put rules' closing reasons in words.
 var closedReasonLabels = map[string]string{
 	rules.ClosedNoResponse:  "no response after the follow-up",
@@ -294,6 +293,7 @@ var closedReasonLabels = map[string]string{
 	rules.ClosedByUser:      "closed by you",
 }
 
+// closedReasonLabel says why a thread closed; an unknown reason as it is.
 func closedReasonLabel(reason string) string {
 	if l, ok := closedReasonLabels[reason]; ok {
 		return l
@@ -301,6 +301,7 @@ func closedReasonLabel(reason string) string {
 	return reason
 }
 
+// draftStateLabel says a draft's state in the applicant's words.
 func draftStateLabel(state any) string {
 	st := outreach.DraftState(fmt.Sprint(state))
 	if l, ok := draftStateLabels[st]; ok {
