@@ -345,30 +345,55 @@ func nonEmpty(s string) string {
 func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]bool, error) {
 	var found []string
 	err := s.db.SelectContext(ctx, &found, `SELECT lower(address) FROM contact_addresses
-		WHERE lower(address) = ANY($1::text[])`, pq.Array(lowerAll(addrs)))
+		WHERE lower(address) = ANY($1::text[])`, pq.Array(distinct(lowerAll(addrs))))
 	return toSet(found), mapError("look up contact addresses", err)
 }
 
 // KnownMessageIDs returns which of ids are messages that matter, ours or
 // stored with a skeleton, or drafts we wrote: mail referring to one of them
 // may be part of a conversation we follow. A reply within a conversation
-// that does not matter (a mailing list's) is not made to matter by it. The
-// empty id names nothing (a message without Message-ID is not referred to
-// by "References: <>"); saying so lets PostgreSQL use the partial index
-// messages_message_id instead of reading every row.
+// that does not matter (a mailing list's) is not made to matter by it.
+//
+// Each id is looked up on its own in the partial index messages_message_id,
+// whose condition the query repeats so that PostgreSQL can use it (the
+// empty id names nothing). Not "message_id = ANY($1)": during a first sync the
+// table grows by thousands of rows before it is ever analyzed, and without
+// statistics PostgreSQL takes a long = ANY list to match most rows and
+// reads the whole table for every batch.
 func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	var found []string
-	err := s.db.SelectContext(ctx, &found, `
-		SELECT message_id FROM messages WHERE message_id = ANY($1::text[]) AND message_id <> ''
-		       AND (raw IS NOT NULL OR direction = 'out')
-		UNION SELECT message_id FROM drafts WHERE message_id = ANY($1::text[])`, pq.Array(cleanAll(ids)))
+	err := s.db.SelectContext(ctx, &found, knownMessageIDsSQL, pq.Array(distinct(cleanAll(ids))))
 	return toSet(found), mapError("look up Message-IDs", err)
 }
+
+const knownMessageIDsSQL = `
+	SELECT i.id FROM unnest($1::text[]) AS i(id)
+	WHERE EXISTS (SELECT FROM messages m WHERE m.message_id = i.id AND m.message_id <> ''
+	              AND (m.raw IS NOT NULL OR m.direction = 'out'))
+	UNION
+	SELECT i.id FROM unnest($1::text[]) AS i(id)
+	WHERE EXISTS (SELECT FROM drafts d WHERE d.message_id = i.id)`
 
 func lowerAll(list []string) []string {
 	out := make([]string, len(list))
 	for i, s := range list {
 		out[i] = strings.ToLower(clean(s))
+	}
+	return out
+}
+
+// distinct returns the non-empty strings of list, each once, in order of
+// first appearance. A batch's References repeat the same few roots and its
+// addresses the same few people; PostgreSQL looks each element of an
+// = ANY($1) array up in the index, duplicates included.
+func distinct(list []string) []string {
+	seen := make(map[string]bool, len(list))
+	out := list[:0:0]
+	for _, s := range list {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
 	}
 	return out
 }
