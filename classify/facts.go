@@ -116,9 +116,12 @@ func (f *facts) weakMachineSignals() []string {
 	return out
 }
 
+// noReplySeparators are left out when a local part is compared.
+var noReplySeparators = strings.NewReplacer("-", "", "_", "", ".", "")
+
 // isNoReplyLocal reports local parts used only by machines.
 func isNoReplyLocal(local string) bool {
-	l := strings.NewReplacer("-", "", "_", "", ".", "").Replace(local)
+	l := noReplySeparators.Replace(local)
 	return l == "noreply" || l == "donotreply" || l == "noresponse" || strings.HasPrefix(l, "noreply")
 }
 

@@ -92,8 +92,10 @@ func appleEndDate(v string) (Date, bool) {
 
 // normalizeDateText unifies apostrophes and spaces so cue patterns match.
 func normalizeDateText(s string) string {
-	return strings.NewReplacer("\u2019", "'", "\u00a0", " ", "\t", " ", "\r", "", "\u2013", "-", "\u2014", "-").Replace(s)
+	return dateTextReplacer.Replace(s)
 }
+
+var dateTextReplacer = strings.NewReplacer("\u2019", "'", "\u00a0", " ", "\t", " ", "\r", "", "\u2013", "-", "\u2014", "-")
 
 // judge resolves one date match and reads the cue before it.
 func judge(text string, all []dateMatch, i int, m dateMatch, sent Date, order func() []string) (candidate, bool) {

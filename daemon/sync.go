@@ -290,7 +290,8 @@ func toSyncCursor(c store.Cursor) imapsync.Cursor {
 func toStoreBatch(mailboxID int64, acct Account, b imapsync.Batch) store.SyncBatch {
 	sb := store.SyncBatch{MailboxID: mailboxID, Reset: b.Reset, UIDValidity: b.UIDValidity, Final: b.Final,
 		Cursor: store.Cursor{UIDValidity: b.Cursor.UIDValidity, UIDNext: b.Cursor.UIDNext,
-			HighestUID: b.Cursor.HighestUID, HighestModSeq: b.Cursor.HighestModSeq, Messages: b.Cursor.Messages}}
+			HighestUID: b.Cursor.HighestUID, HighestModSeq: b.Cursor.HighestModSeq, Messages: b.Cursor.Messages},
+		Messages: make([]outreach.Message, 0, len(b.Messages))}
 	for _, m := range b.Messages {
 		sb.Messages = append(sb.Messages, classified(m, b.UIDValidity, acct))
 	}
