@@ -17,6 +17,7 @@ import (
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/imapsync"
 	"github.com/outreach/outreach/internal/dovecot"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
 )
@@ -98,7 +99,7 @@ func TestDovecotConnectionDropsWhileABatchIsStored(t *testing.T) {
 	// The FETCHes sent ahead may still be streaming: the drop can come in
 	// the middle of a literal (which go-imap beta.8 mishandles without
 	// imapsync's guard; -race would tell).
-	waitFor(t, 20*time.Second, "the second batch to wait inside its INSERT", func() bool {
+	testwait.Until(t, 20*time.Second, "the second batch to wait inside its INSERT", func() bool {
 		var waiting int
 		err := st.DB().Get(&waiting, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)
 		return err == nil && waiting == 1
@@ -330,19 +331,5 @@ func checkStoredOnce(t *testing.T, st *store.Store, n int) {
 	if inbox := mailboxRow(t, st, "INBOX"); inbox.State != "ok" || inbox.Cursor.Messages != uint32(n) ||
 		inbox.Cursor.HighestUID != uint32(n) {
 		t.Fatalf("INBOX after the resumed pass: %+v", inbox)
-	}
-}
-
-// waitFor polls cond until it holds or within passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/outreach/outreach/imapsync"
 	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/internal/smtptest"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/mailer"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
@@ -566,7 +567,7 @@ func TestSenderRunLoop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	eventually(t, 20*time.Second, "the first draft sent", func() bool { return w.draft(ids[0]).State == "sent" })
+	testwait.Until(t, 20*time.Second, "the first draft sent", func() bool { return w.draft(ids[0]).State == "sent" })
 	select {
 	case <-kick:
 	case <-time.After(10 * time.Second):
@@ -576,24 +577,12 @@ func TestSenderRunLoop(t *testing.T) {
 	second := w.approved("b@med.example.edu")[0]
 	w.clock.Set(sendNow.Add(2 * time.Hour))
 	wake <- struct{}{}
-	eventually(t, 20*time.Second, "the second draft sent", func() bool { return w.draft(second).State == "sent" })
+	testwait.Until(t, 20*time.Second, "the second draft sent", func() bool { return w.draft(second).State == "sent" })
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("Run ended with %v", err)
 	}
 	if n := len(w.smtp.Messages()); n != 2 {
 		t.Fatalf("%d messages sent, want 2", n)
-	}
-}
-
-// eventually waits for cond, polling, and fails the test after within.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
 )
@@ -171,7 +172,7 @@ func TestFollowUpIndexWaitsForTheOtherTransaction(t *testing.T) {
 				_, err := tx2.Exec(propose, f.threadID, "second@outreach.test")
 				done <- err
 			}()
-			waitUntil(t, 10*time.Second, func() bool {
+			testwait.Until(t, 10*time.Second, "the second transaction waiting for the first one's lock", func() bool {
 				var waiting bool
 				_ = st.DB().Get(&waiting, `SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1`, pid)
 				return waiting
@@ -257,17 +258,5 @@ func TestDatabaseRefusesIllegalStatesAndEdits(t *testing.T) {
 		if got := store.Constraint(err); got != c.constraint {
 			t.Errorf("%s: refused by %q (%v), want %q", c.name, got, err, c.constraint)
 		}
-	}
-}
-
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", d)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

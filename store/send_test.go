@@ -9,6 +9,7 @@ import (
 	"time"
 
 	outreach "github.com/outreach/outreach"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 	"github.com/outreach/outreach/store/storetest"
 )
@@ -248,7 +249,7 @@ func TestLeaseEndsWithItsHolder(t *testing.T) {
 		  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, id, 0x6f757473); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	testwait.Until(t, 10*time.Second, "the lease free once its session is gone", func() bool {
 		l2, ok, _ := st.LeaseDraft(ctx, id)
 		if ok {
 			l2.Release()

@@ -21,6 +21,7 @@ import (
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/internal/demo"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 )
 
@@ -201,33 +202,26 @@ func threadOf(t *testing.T, ts []demo.Thread, email string) demo.Thread {
 // waitThread waits until the thread with email satisfies ok.
 func waitThread(t *testing.T, ctx context.Context, st *store.Store, faculty []demo.Faculty, email string, ok func(demo.Thread) bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	var last demo.Thread
-	for time.Now().Before(deadline) {
+	if !testwait.For(30*time.Second, func() bool {
 		ts, err := demo.Threads(ctx, st, faculty)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if last = threadOf(t, ts, email); ok(last) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond) // polling the database: nothing to wait on
+		last = threadOf(t, ts, email)
+		return ok(last)
+	}) {
+		t.Fatalf("%s: thread %s (draft %+v) after 30s", email, last.State, last.Draft)
 	}
-	t.Fatalf("%s: thread %s (draft %+v) after 30s", email, last.State, last.Draft)
 }
 
 // waitOutput waits until the demo printed want, and returns the output.
 func waitOutput(t *testing.T, out *syncBuffer, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := out.String(); strings.Contains(s, want) {
-			return s
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.For(30*time.Second, func() bool { return strings.Contains(out.String(), want) }) {
+		t.Fatalf("the demo did not print %q within 30s:\n%s", want, out)
 	}
-	t.Fatalf("the demo did not print %q within 30s:\n%s", want, out)
-	return ""
+	return out.String()
 }
 
 // checkNothingLeft: after Ctrl-C, no state file, no directory, no postgres

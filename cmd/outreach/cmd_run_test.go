@@ -17,6 +17,7 @@ import (
 
 	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/internal/smtptest"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 )
 
@@ -258,28 +259,16 @@ func TestRunActsOnApprovalsAndNewContactsAtOnce(t *testing.T) {
 		s.query(t, &n, `SELECT count(*) FROM messages WHERE message_id = 'lee-1@uro.example.edu' AND (raw IS NOT NULL) = $1`, skeleton)
 		return n == 1
 	}
-	waitUntil(t, 30*time.Second, "Lee's message synced (no skeleton: not a contact)", func() bool { return leeStored(false) })
+	testwait.Until(t, 30*time.Second, "Lee's message synced (no skeleton: not a contact)", func() bool { return leeStored(false) })
 
 	s.run(t, 0, "drafts", "approve", "1")
-	waitUntil(t, 20*time.Second, "the approved follow-up at the SMTP server", func() bool { return len(s.smtp.Messages()) == 1 })
+	testwait.Until(t, 20*time.Second, "the approved follow-up at the SMTP server", func() bool { return len(s.smtp.Messages()) == 1 })
 
 	s.run(t, 0, "contacts", "add", "--email", "lee@uro.example.edu", "--last-name", "Lee")
-	waitUntil(t, 20*time.Second, "Lee's earlier message fetched", func() bool { return leeStored(true) })
+	testwait.Until(t, 20*time.Second, "Lee's earlier message fetched", func() bool { return leeStored(true) })
 
 	cancel()
 	if code := waitFor(t, done, time.Minute, "shutdown"); code != 0 {
 		t.Fatalf("run exited %d:\n%s", code, log.String())
-	}
-}
-
-// waitUntil polls cond until it holds, failing the test after within.
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

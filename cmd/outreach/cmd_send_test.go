@@ -18,6 +18,7 @@ import (
 
 	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/internal/smtptest"
+	"github.com/outreach/outreach/internal/testwait"
 	"github.com/outreach/outreach/store"
 )
 
@@ -335,19 +336,12 @@ func (s *sendSetup) settleReview(t *testing.T, sent bool) {
 // and with it the lease it held.
 func (s *sendSetup) waitNoLease(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testwait.Until(t, 15*time.Second, "the killed child's lease released", func() bool {
 		var n int
 		s.query(t, &n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the killed child's lease is still held after 15s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n == 0
+	})
 }
 
 // TestSendChildProcess is the send process of TestSendKilledAtEachPoint:
