@@ -65,6 +65,7 @@ type Conn struct {
 	caps       imap.CapSet
 	strays     *strays
 	changes    chan struct{} // signalled (never blocking) on EXISTS and EXPUNGE
+	noGuess    bool          // the server refused phase 2's guessed sections (see fillSkeletons)
 
 	mu     sync.Mutex
 	broken error // set once the connection was torn down by us

@@ -39,6 +39,9 @@ type serverConfig struct {
 	implicitTLS bool // TLS listener (port 993 style)
 	startTLS    bool // STARTTLS on a plain listener
 	noSpecial   bool // do not advertise SPECIAL-USE
+	// refuseGuess: answer BAD to a FETCH asking for BODYSTRUCTURE with any
+	// body section but the header (a server strict about phase 2's guess)
+	refuseGuess bool
 }
 
 // newMemServer starts a server with INBOX and Sent (no special use: Sent is
@@ -59,6 +62,9 @@ func newMemServer(t testing.TB, cfg serverConfig) *memServer {
 	}
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			if cfg.refuseGuess {
+				return refusingGuess{mem.NewSession()}, nil, nil
+			}
 			return mem.NewSession(), nil, nil
 		},
 		Caps: caps, InsecureAuth: true, Logger: log.New(io.Discard, "", 0),
@@ -85,6 +91,18 @@ func newMemServer(t testing.TB, cfg serverConfig) *memServer {
 	s.addr = ln.Addr().String()
 	s.port = ln.Addr().(*net.TCPAddr).Port
 	return s
+}
+
+// refusingGuess is a session that refuses phase 2's guessed sections.
+type refusingGuess struct{ imapserver.Session }
+
+func (s refusingGuess) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	for _, bs := range options.BodySection {
+		if options.BodyStructure != nil && (bs.Specifier != imap.PartSpecifierHeader || len(bs.Part) > 0) {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "one thing at a time"}
+		}
+	}
+	return s.Session.Fetch(w, numSet, options)
 }
 
 // account returns an Account for this server.

@@ -3,11 +3,13 @@ package imapsync
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/mail"
+	"slices"
 	"sort"
 	"strings"
 
@@ -185,31 +187,154 @@ func (n *skelNode) write(w *bytes.Buffer, sec map[string][]byte) {
 	w.WriteString("\r\n--" + n.boundary + "--\r\n")
 }
 
-// fillSkeletons runs phase 2 for msgs: BODYSTRUCTURE and the full header in
-// one UID FETCH, then the planned sections, one UID FETCH per distinct plan,
-// all pipelined.
+// fillSkeletons runs phase 2 for msgs: BODYSTRUCTURE, the full header and
+// the sections guessed from the top-level Content-Type (see guessSections)
+// in one UID FETCH per guess, all pipelined; then, for the messages whose
+// plan asks for more than that brought, the planned sections, one UID
+// FETCH per distinct plan. A server that refuses a guess (NO or BAD: a part
+// that does not exist is not an error for Dovecot or go-imap, but RFC 3501
+// does not say) is asked without guesses from then on.
 func (c *Conn) fillSkeletons(ctx context.Context, msgs []*Message) error {
+	groups, order := map[string][]*Message{}, []string(nil)
+	guesses := map[string][]*imap.FetchItemBodySection{}
+	for _, m := range msgs {
+		var g []*imap.FetchItemBodySection
+		if !c.noGuess {
+			g = guessSections(m)
+		}
+		sig := (&plan{sections: g}).signature()
+		if groups[sig] == nil {
+			order, guesses[sig] = append(order, sig), g
+		}
+		groups[sig] = append(groups[sig], m)
+	}
+	sort.Strings(order)
+	cmds := make([]*fetchCmd, len(order))
+	reqs := make([]fetchRequest, len(order))
+	for i, sig := range order {
+		reqs[i] = structureRequest(groups[sig], guesses[sig])
+		cmds[i] = c.startFetch(uidSetOf(groups[sig]), reqs[i].opts)
+	}
+	byUID := make(map[uint32]*rawMsg, len(msgs))
+	for i, sig := range order {
+		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
+		if err != nil {
+			for _, cmd := range cmds[i+1:] {
+				c.settle(ctx, cmd)
+			}
+			var refused *imap.Error
+			if guesses[sig] != nil && errors.As(err, &refused) {
+				c.noGuess = true
+				return c.fillSkeletons(ctx, msgs)
+			}
+			return fmt.Errorf("phase 2 structure: %w", err)
+		}
+		for _, r := range got {
+			byUID[r.uid] = r
+		}
+	}
+	plans := make(map[uint32]*plan, len(msgs))
+	var rest []*Message
+	for _, sig := range order {
+		var done []*Message
+		for _, m := range groups[sig] {
+			p := prepare(m, byUID[m.UID])
+			switch {
+			case p == nil:
+			case covers(guesses[sig], p.sections) && hasSections(byUID[m.UID], p.keys()):
+				plans[m.UID], done = p, append(done, m)
+			default:
+				plans[m.UID], rest = p, append(rest, m)
+			}
+		}
+		assemble(done, byUID, plans)
+	}
+	return c.fetchPlans(ctx, rest, plans)
+}
+
+// structureRequest is phase 2's first UID FETCH for msgs: BODYSTRUCTURE,
+// the full header and the guessed sections (which a server may leave out:
+// the plan's own UID FETCH then asks for what is missing).
+func structureRequest(msgs []*Message, guess []*imap.FetchItemBodySection) fetchRequest {
 	set := uidSetOf(msgs)
-	req := fetchRequest{
+	sections := append([]*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}, guess...)
+	return fetchRequest{
 		opts: &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
-			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true}}},
+			BodySection: sections},
 		complete: func(m *rawMsg) bool { return m.bs != nil && m.sections["HEADER"] != nil },
 		inRange:  func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
 		known:    uidsOf(msgs),
 	}
-	got, err := c.finishFetch(ctx, c.startFetch(set, req.opts), req)
-	if err != nil {
-		return fmt.Errorf("phase 2 structure: %w", err)
+}
+
+// guessSections returns the sections m's plan most likely asks for,
+// judged from the Content-Type fetched in phase 1, so that the usual
+// message (a single part; text and HTML alternatives) takes one UID FETCH
+// in phase 2 instead of two: one round trip less before a reply is known.
+// Only MIME headers and text up to textLimit are guessed, never a whole
+// part: a wrong guess costs at most textLimit bytes, and a part that does
+// not exist comes back empty (RFC 3501 leaves it open; Dovecot and go-imap
+// send an empty string). Nothing is guessed for a message whose header
+// phase 1 did not read (a catch-up) or for other multiparts (mixed,
+// report, related: their plans vary).
+func guessSections(m *Message) []*imap.FetchItemBodySection {
+	if m.HeaderUnreadable() {
+		return nil
 	}
-	byUID := make(map[uint32]*rawMsg, len(got))
-	for _, r := range got {
-		byUID[r.uid] = r
+	text := func(part ...int) *imap.FetchItemBodySection {
+		s := &imap.FetchItemBodySection{Part: part, Peek: true, Partial: &imap.SectionPartial{Size: textLimit}}
+		if part == nil {
+			s.Specifier = imap.PartSpecifierText
+		}
+		return s
 	}
-	plans := make(map[uint32]*plan, len(msgs))
-	for _, m := range msgs {
-		plans[m.UID] = prepare(m, byUID[m.UID])
+	mimeOf := func(part ...int) *imap.FetchItemBodySection {
+		return &imap.FetchItemBodySection{Part: part, Specifier: imap.PartSpecifierMIME, Peek: true}
 	}
-	return c.fetchPlans(ctx, msgs, byUID, plans)
+	mt, _, err := mime.ParseMediaType(m.Get("Content-Type"))
+	switch {
+	case m.Get("Content-Type") == "" || (err == nil && !strings.HasPrefix(mt, "multipart/")):
+		return []*imap.FetchItemBodySection{text()} // RFC 2045 section 5.2: text/plain by default
+	case mt == "multipart/alternative":
+		return []*imap.FetchItemBodySection{mimeOf(1), text(1), mimeOf(2)}
+	}
+	return nil
+}
+
+// covers reports whether every section of a plan is one of the guessed
+// ones, asked the same way (same part, specifier and range).
+func covers(guess, planned []*imap.FetchItemBodySection) bool {
+	for _, p := range planned {
+		if !slices.ContainsFunc(guess, func(g *imap.FetchItemBodySection) bool { return sameSection(g, p) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSection compares two body sections without header-field lists.
+func sameSection(a, b *imap.FetchItemBodySection) bool {
+	return slices.Equal(a.Part, b.Part) && a.Specifier == b.Specifier &&
+		(a.Partial == nil) == (b.Partial == nil) && (a.Partial == nil || *a.Partial == *b.Partial)
+}
+
+// keys are the sectionKeys of the plan's sections.
+func (p *plan) keys() []string {
+	keys := make([]string, len(p.sections))
+	for i, s := range p.sections {
+		keys[i] = sectionKey(s.Part, s.Specifier, false)
+	}
+	return keys
+}
+
+// hasSections reports whether m holds every section in keys.
+func hasSections(m *rawMsg, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m.sections[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // prepare replaces m's header by the full one and plans its sections; nil
@@ -232,7 +357,7 @@ func prepare(m *Message, r *rawMsg) *plan {
 
 // fetchPlans downloads the planned sections, grouped by plan signature, and
 // assembles each message's Raw.
-func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, byUID map[uint32]*rawMsg, plans map[uint32]*plan) error {
+func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, plans map[uint32]*plan) error {
 	groups := map[string][]*Message{}
 	var order []string
 	for _, m := range msgs {
@@ -259,7 +384,11 @@ func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, byUID map[uint32
 			}
 			return fmt.Errorf("phase 2 sections: %w", err)
 		}
-		assemble(groups[sig], got, plans)
+		byUID := make(map[uint32]*rawMsg, len(got))
+		for _, r := range got {
+			byUID[r.uid] = r
+		}
+		assemble(groups[sig], byUID, plans)
 	}
 	return nil
 }
@@ -272,17 +401,10 @@ func sectionRequest(msgs []*Message, p *plan) fetchRequest {
 		keys[i] = sectionKey(s.Part, s.Specifier, false)
 	}
 	return fetchRequest{
-		opts: &imap.FetchOptions{UID: true, BodySection: p.sections},
-		complete: func(m *rawMsg) bool {
-			for _, k := range keys {
-				if _, ok := m.sections[k]; !ok {
-					return false
-				}
-			}
-			return true
-		},
-		inRange: func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
-		known:   uidsOf(msgs),
+		opts:     &imap.FetchOptions{UID: true, BodySection: p.sections},
+		complete: func(m *rawMsg) bool { return hasSections(m, keys) },
+		inRange:  func(uid uint32) bool { return set.Contains(imap.UID(uid)) },
+		known:    uidsOf(msgs),
 	}
 }
 
@@ -297,11 +419,7 @@ func uidsOf(msgs []*Message) []uint32 {
 
 // assemble builds Raw for each message from its downloaded sections and
 // checks that the result parses as MIME.
-func assemble(msgs []*Message, got []*rawMsg, plans map[uint32]*plan) {
-	byUID := make(map[uint32]*rawMsg, len(got))
-	for _, r := range got {
-		byUID[r.uid] = r
-	}
+func assemble(msgs []*Message, byUID map[uint32]*rawMsg, plans map[uint32]*plan) {
 	for _, m := range msgs {
 		var sec map[string][]byte
 		if r := byUID[m.UID]; r != nil {

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -270,5 +271,122 @@ func TestSkeletonsAskNoSearch(t *testing.T) {
 	}
 	if cmds := p.commands(); strings.Contains(cmds, "SEARCH") {
 		t.Errorf("the pass searched:\n%s", cmds)
+	}
+}
+
+// TestSkeletonGuessSavesAFetch: phase 2 asks for the sections a message's
+// plan most likely needs together with its BODYSTRUCTURE, so a single part
+// or text and HTML alternatives take one UID FETCH; a message whose plan
+// asks for more (the text is not part 1, an attachment, a report) gets a
+// second one, and every skeleton is the same as without the guess.
+// TestDovecotSkeletonGuess checks the same against Dovecot.
+func TestSkeletonGuessSavesAFetch(t *testing.T) {
+	checkSkeletonGuess(t, syncRelevant)
+}
+
+// checkSkeletonGuess syncs six messages with sync, which returns them and
+// the proxy the client talked through, and checks their skeletons and the
+// UID FETCH commands of phase 2.
+func checkSkeletonGuess(t *testing.T, sync func(*testing.T, ...[]byte) ([]*Message, *proxy)) {
+	head := func(i int, ct string) string {
+		h := fmt.Sprintf("From: prof%d@uni.example.edu\r\nTo: me@example.org\r\nSubject: note %d\r\n"+
+			"Message-ID: <g%d@uni.example.edu>\r\nMIME-Version: 1.0\r\n", i, i, i)
+		if ct != "" {
+			h += "Content-Type: " + ct + "\r\n"
+		}
+		return h + "\r\n"
+	}
+	alt := func(first, second string) string {
+		return "--b\r\nContent-Type: " + first + "\r\n\r\n" + map[bool]string{true: "plain words", false: "<p>html words</p>"}[first == "text/plain"] +
+			"\r\n--b\r\nContent-Type: " + second + "\r\n\r\n" + map[bool]string{true: "plain words", false: "<p>html words</p>"}[second == "text/plain"] +
+			"\r\n--b--\r\n"
+	}
+	msgs := [][]byte{
+		[]byte(head(1, "") + "plain words\r\n"),                                                                                  // no Content-Type: text/plain
+		[]byte(head(2, "text/plain; charset=utf-8") + "plain words\r\n"),                                                         // one part
+		[]byte(head(3, "multipart/alternative; boundary=b") + alt("text/plain", "text/html")),                                    // the usual pair
+		[]byte(head(4, "multipart/alternative; boundary=b") + "--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n--b--\r\n"), // no part 2
+		[]byte(head(5, "multipart/alternative; boundary=b") + alt("text/html", "text/plain")),                                    // the text is part 2
+		[]byte(head(6, "multipart/mixed; boundary=m") + "--m\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n" +
+			alt("text/plain", "text/html") + "--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\nJVBERi0=\r\n--m--\r\n"),
+	}
+	got, p := sync(t, msgs...)
+	wantTypes := []string{"", "", "text/plain,text/html", "text/plain", "text/html,text/plain",
+		"multipart/alternative,text/plain,text/html,application/pdf"}
+	for i, m := range got {
+		raw := string(m.Raw)
+		if m.ParseError != "" {
+			t.Errorf("UID %d: ParseError %q", m.UID, m.ParseError)
+		}
+		if !strings.Contains(raw, "plain words") || strings.Contains(raw, "html words") {
+			t.Errorf("UID %d: skeleton without its plain text, or with the HTML:\n%s", m.UID, raw)
+		}
+		if !strings.Contains(raw, fmt.Sprintf("Message-ID: <g%d@uni.example.edu>", i+1)) {
+			t.Errorf("UID %d: skeleton without its full header:\n%s", m.UID, raw)
+		}
+		if types := partTypes(t, m.Raw); types != wantTypes[i] {
+			t.Errorf("UID %d: skeleton parts %q, want %q", m.UID, types, wantTypes[i])
+		}
+	}
+	// Phase 2: one UID FETCH per guess (none; the body text; the
+	// alternatives), then one per distinct plan, of UIDs 5 and 6 only.
+	var structure, planned []string
+	for _, line := range strings.Split(p.commands(), "\r\n") {
+		_, rest, ok := strings.Cut(line, "UID FETCH ")
+		uids, _, _ := strings.Cut(rest, " ")
+		switch {
+		case !ok || strings.Contains(line, "HEADER.FIELDS"):
+		case strings.Contains(line, "BODYSTRUCTURE"):
+			structure = append(structure, uids)
+		default:
+			planned = append(planned, uids)
+		}
+	}
+	slices.Sort(structure)
+	slices.Sort(planned)
+	if fmt.Sprint(structure) != "[1:2 3:5 6]" || fmt.Sprint(planned) != "[5 6]" {
+		t.Errorf("phase 2 fetched structures of %v and planned sections of %v, want [1:2 3:5 6] and [5 6]:\n%s",
+			structure, planned, p.commands())
+	}
+}
+
+// TestSkeletonGuessRefused: a server that answers BAD to the guessed
+// sections gets phase 2 without them, from then on, and every skeleton is
+// still whole.
+func TestSkeletonGuessRefused(t *testing.T) {
+	s := newMemServer(t, serverConfig{refuseGuess: true})
+	note := func(i int) []byte {
+		return []byte(fmt.Sprintf("From: prof%d@uni.example.edu\r\nTo: me@example.org\r\nSubject: note %d\r\n"+
+			"Message-ID: <r%d@uni.example.edu>\r\n\r\nNote %d.\r\n", i, i, i, i))
+	}
+	s.appendMsgs(t, "INBOX", note(1), note(2))
+	c, p := s.dialProxied(t)
+	var col collector
+	cur, err := c.Sync(context.Background(), "INBOX", Cursor{}, SyncOptions{Relevant: allRelevant}, col.emit)
+	if err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	s.appendMsgs(t, "INBOX", note(3))
+	if _, err := c.Sync(context.Background(), "INBOX", cur, SyncOptions{Relevant: allRelevant}, col.emit); err != nil {
+		t.Fatalf("second Sync: %v", err)
+	}
+	for _, b := range col.batches {
+		for _, m := range b.Messages {
+			if want := fmt.Sprintf("Note %d.", m.UID); !strings.Contains(string(m.Raw), want) || m.ParseError != "" {
+				t.Errorf("UID %d: skeleton %q (ParseError %q), want its text", m.UID, m.Raw, m.ParseError)
+			}
+		}
+	}
+	if n := len(col.uids()); n != 3 {
+		t.Errorf("%d messages delivered, want 3", n)
+	}
+	guessed := 0
+	for _, line := range strings.Split(p.commands(), "\r\n") {
+		if strings.Contains(line, "BODYSTRUCTURE") && strings.Contains(line, "[TEXT]") {
+			guessed++
+		}
+	}
+	if guessed != 1 {
+		t.Errorf("the guess was asked %d times, want once (refused, then never again):\n%s", guessed, p.commands())
 	}
 }
