@@ -32,7 +32,7 @@ const benchInbox, benchSent = 3600, 400
 //	go test -run '^$' -bench InitialPass -benchtime 1x ./daemon/
 func BenchmarkInitialPass(b *testing.B) {
 	ctx := context.Background()
-	srv := startDovecot(b)
+	srv := dovecot.ForTest(b)
 	if err := srv.Deliver("INBOX", benchMailbox(benchInbox, "in")...); err != nil {
 		b.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func bareFetch(b *testing.B, srv *dovecot.Server) {
 //
 //	go test -run '^$' -bench FirstFetch -benchtime 3x ./daemon/
 func BenchmarkFirstFetch(b *testing.B) {
-	srv := startDovecot(b)
+	srv := dovecot.ForTest(b)
 	if err := srv.Deliver("INBOX", benchMailbox(benchInbox, "in")...); err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 func TestDovecotCatchUpSkeletons(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	const lee, gone = "lee@uro.example.edu", "gone@elsewhere.example"
@@ -169,7 +169,7 @@ func TestAutomatic(t *testing.T) {
 func TestDovecotPassLeavesRecentMailRecent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	if err := srv.Deliver("INBOX", replies(3, "r")...); err != nil {
@@ -213,7 +213,7 @@ func TestDovecotPassLeavesRecentMailRecent(t *testing.T) {
 func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	s := &Syncer{Store: st}
@@ -247,7 +247,7 @@ func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 func TestDovecotReplyInJunkStopsTheFollowUp(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	if err := srv.Deliver("Sent", mail(applicant, professor, "Research opportunity", "orig@example.org")); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	outreach "github.com/outreach/outreach"
 	"github.com/outreach/outreach/imapsync"
@@ -17,19 +16,6 @@ const (
 	applicant = "applicant@example.org"
 	professor = "chen@med.example.edu"
 )
-
-// startDovecot runs a throwaway Dovecot for one test.
-func startDovecot(t testing.TB) *dovecot.Server {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := dovecot.Start(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	return srv
-}
 
 // newAccount records the account and a contact, and returns the daemon's view.
 func newAccount(t testing.TB, st *store.Store, host string, port int) Account {

@@ -29,7 +29,7 @@ import (
 func TestDovecotFailedWriteStopsThePipeline(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	const n = 2000
@@ -69,7 +69,7 @@ func TestDovecotFailedWriteStopsThePipeline(t *testing.T) {
 func TestDovecotConnectionDropsWhileABatchIsStored(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	relay := startRelay(t, srv.Host+":"+strconv.Itoa(srv.Port))
 	acct := newAccount(t, st, "127.0.0.1", relay.port)
@@ -223,7 +223,7 @@ func TestRelevanceCountsTheBatchInFlight(t *testing.T) {
 func TestDovecotUnchangedMailboxesArePassedWithoutSync(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	var now atomic.Pointer[time.Time]
 	clock := func() time.Time { return *now.Load() }
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)

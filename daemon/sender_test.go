@@ -48,7 +48,7 @@ var sendNow = day(8, 10)
 
 func newSendWorld(t *testing.T, hook smtptest.Hook) *sendWorld {
 	t.Helper()
-	w := &sendWorld{t: t, clock: &testClock{now: monday}, imap: startDovecot(t), policy: outreach.DefaultPolicy()}
+	w := &sendWorld{t: t, clock: &testClock{now: monday}, imap: dovecot.ForTest(t), policy: outreach.DefaultPolicy()}
 	w.st = storetest.New(t, w.clock.Now)
 	w.smtp = smtptest.Start(t, smtptest.Options{Hook: hook})
 	id, err := w.st.EnsureAccount(context.Background(), outreach.Account{Name: "main", Email: applicant,

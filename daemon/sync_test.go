@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/outreach/outreach/internal/dovecot"
 	"github.com/outreach/outreach/store/storetest"
 )
 
 func TestDovecotInitialIncrementalAndUIDValidityReset(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	if err := srv.Deliver("INBOX", replies(1200, "a")...); err != nil {
@@ -77,7 +78,7 @@ func TestDovecotInitialIncrementalAndUIDValidityReset(t *testing.T) {
 func TestDovecotKilledMidSyncResumesWithoutGapOrDuplicate(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	const n = 3000
@@ -124,7 +125,7 @@ func TestDovecotKilledMidSyncResumesWithoutGapOrDuplicate(t *testing.T) {
 func TestDovecotLargeAndMalformedMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	big := bigMessage(25 << 20)
@@ -173,7 +174,7 @@ func bigMessage(size int) []byte {
 // New INBOX mail is seen through IDLE within 2 seconds.
 func TestDovecotIdlePushesNewMail(t *testing.T) {
 	t.Parallel()
-	srv := startDovecot(t)
+	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
 	ctx, cancel := context.WithCancel(context.Background())

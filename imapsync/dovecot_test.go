@@ -68,36 +68,19 @@ func TestDovecotTLS(t *testing.T) {
 // server, which sends an empty string for a part that does not exist.
 func TestDovecotSkeletonGuess(t *testing.T) {
 	checkSkeletonGuess(t, func(t *testing.T, msgs ...[]byte) ([]*Message, *proxy) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		srv, err := dovecot.Start(ctx, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+		srv := dovecot.ForTest(t)
 		for _, m := range msgs {
 			if err := srv.Deliver("INBOX", m); err != nil {
 				t.Fatal(err)
 			}
 		}
 		p := newProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)))
-		c, err := Dial(ctx, Account{Host: "127.0.0.1", Port: p.port, Security: "none", Username: dovecot.User,
-			Password: dovecot.Password, CommandTimeout: 20 * time.Second})
+		c, err := Dial(context.Background(), Account{Host: "127.0.0.1", Port: p.port, Security: "none",
+			Username: dovecot.User, Password: dovecot.Password, CommandTimeout: 20 * time.Second})
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
-		defer c.Close()
-		var col collector
-		if _, err := c.Sync(ctx, "INBOX", Cursor{}, SyncOptions{Relevant: allRelevant}, col.emit); err != nil {
-			t.Fatalf("Sync: %v", err)
-		}
-		var out []*Message
-		for _, b := range col.batches {
-			out = append(out, b.Messages...)
-		}
-		if len(out) != len(msgs) {
-			t.Fatalf("Sync delivered %d messages, want %d", len(out), len(msgs))
-		}
-		return out, p
+		t.Cleanup(func() { c.Close() })
+		return syncAllRelevant(t, c, len(msgs)), p
 	})
 }

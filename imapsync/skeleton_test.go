@@ -34,6 +34,13 @@ func syncRelevant(t *testing.T, msgs ...[]byte) ([]*Message, *proxy) {
 	s := newMemServer(t, serverConfig{})
 	s.appendMsgs(t, "INBOX", msgs...)
 	c, p := s.dialProxied(t)
+	return syncAllRelevant(t, c, len(msgs)), p
+}
+
+// syncAllRelevant syncs INBOX from scratch with phase 2 on every message
+// and checks that it delivers n messages.
+func syncAllRelevant(t *testing.T, c *Conn, n int) []*Message {
+	t.Helper()
 	var col collector
 	if _, err := c.Sync(context.Background(), "INBOX", Cursor{}, SyncOptions{Relevant: allRelevant}, col.emit); err != nil {
 		t.Fatalf("Sync: %v", err)
@@ -42,10 +49,10 @@ func syncRelevant(t *testing.T, msgs ...[]byte) ([]*Message, *proxy) {
 	for _, b := range col.batches {
 		out = append(out, b.Messages...)
 	}
-	if len(out) != len(msgs) {
-		t.Fatalf("Sync delivered %d messages, want %d", len(out), len(msgs))
+	if len(out) != n {
+		t.Fatalf("Sync delivered %d messages, want %d", len(out), n)
 	}
-	return out, p
+	return out
 }
 
 // TestSkeletonSkipsAttachment: phase 2 of a message with a text part and a

@@ -131,11 +131,7 @@ func TestRunStopsCleanlyDuringSync(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	imap, err := dovecot.Start(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(imap.Stop)
+	imap := dovecot.ForTest(t)
 	const total = 12000
 	msgs := make([][]byte, total)
 	for i := range msgs {

@@ -63,11 +63,7 @@ func newSendSetup(t *testing.T, o sendOptions, contacts ...string) *sendSetup {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	imap, err := dovecot.Start(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(imap.Stop)
+	imap := dovecot.ForTest(t)
 	var hook smtptest.Hook
 	if o.hook != nil {
 		hook = o.hook(imap)

@@ -41,13 +41,7 @@ password = "unused"
 // code 6 with the account degraded.
 func TestSyncOnceDialsWhileTheDatabaseOpens(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv, err := dovecot.Start(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := dovecot.ForTest(t)
 	msg := func(id string) []byte {
 		return []byte("From: Dr. Chen <chen@med.example.edu>\r\nTo: applicant@example.org\r\nSubject: Re: Research\r\n" +
 			"Message-ID: <" + id + ">\r\nDate: Mon, 02 Nov 2026 09:00:00 +0000\r\n\r\nThank you.\r\n")
@@ -84,11 +78,7 @@ func TestSyncOnceRefusesAnOldSchemaWhileDialing(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := dovecot.Start(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv := dovecot.ForTest(t)
 	env := dbEnv(t) // migrated; then one version is taken back
 	st, err := store.Open(ctx, env["OUTREACH_DATABASE_URL"], store.Options{})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"testing"
 	"text/template"
 	"time"
 )
@@ -49,6 +50,21 @@ type Options struct {
 	// CertPEM and KeyPEM (PKCS #8), when set, turn TLS on: STARTTLS on
 	// Port, implicit TLS on TLSPort.
 	CertPEM, KeyPEM []byte
+}
+
+// ForTest starts a server without TLS for one test, in a directory of the
+// test's, stops it when the test ends, and fails the test when it cannot
+// start (within a minute).
+func ForTest(t testing.TB) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := Start(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
 }
 
 // Start writes a configuration into dir and starts Dovecot on a free
