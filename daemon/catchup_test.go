@@ -207,35 +207,47 @@ func TestDovecotPassLeavesRecentMailRecent(t *testing.T) {
 	}
 }
 
-// Only a reference to mail that matters (ours, or stored with a skeleton)
-// makes a reply matter: a reply within a mailing-list discussion is kept
-// headers-only, a reply from another address to the professor's is not.
+// Only a reference to mail that matters (stored with a skeleton) makes a
+// reply matter: a reply within a mailing-list discussion is kept
+// headers-only, and so is a reply to the applicant's own email to someone
+// who is not a contact, synced in a pass after it; a reply from another
+// address to the professor's email, or to ours to the professor, is not.
 func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	srv := dovecot.ForTest(t)
 	st := storetest.New(t, nil)
 	acct := newAccount(t, st, srv.Host, srv.Port)
-	s := &Syncer{Store: st}
+	const lee = "lee@uro.example.edu"
 	if err := srv.Deliver("INBOX",
 		mail("someone@list.example", applicant, "[dev] release plans", "m1@list.example"),
 		mail(professor, applicant, "Re: Research opportunity", "p1@med.example.edu")); err != nil {
 		t.Fatal(err)
 	}
+	if err := srv.Deliver("Sent",
+		mail(applicant, professor, "Research opportunity", "orig@example.org"),
+		mail(applicant, lee, "Observership", "obs@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	s := &Syncer{Store: st}
 	if _, err := s.SyncOnce(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Deliver("INBOX",
 		mail("other@list.example", applicant, "Re: [dev] release plans", "m2@list.example", "In-Reply-To: <m1@list.example>"),
 		mail("office@med.example.edu", applicant, "RE: Research opportunity", "o1@med.example.edu",
-			"In-Reply-To: <p1@med.example.edu>")); err != nil {
+			"In-Reply-To: <p1@med.example.edu>"),
+		mail("office@med.example.edu", applicant, "RE: Research opportunity", "o2@med.example.edu",
+			"In-Reply-To: <orig@example.org>"),
+		mail(lee, applicant, "Re: Observership", "lee-1@uro.example.edu", "In-Reply-To: <obs@example.org>")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SyncOnce(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]bool{"m1@list.example": false, "m2@list.example": false,
-		"p1@med.example.edu": true, "o1@med.example.edu": true} {
+		"p1@med.example.edu": true, "o1@med.example.edu": true, "orig@example.org": true, "o2@med.example.edu": true,
+		"obs@example.org": false, "lee-1@uro.example.edu": false} {
 		if got := rowCount(t, st, "m.message_id = $1 AND m.raw IS NOT NULL", id) == 1; got != want {
 			t.Errorf("%s stored with a skeleton: %v, want %v", id, got, want)
 		}

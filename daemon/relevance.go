@@ -9,9 +9,9 @@ import (
 )
 
 // relevance decides which messages get their skeleton fetched: from or to
-// a contact, referring to a message that matters (ours, or one stored with
-// its skeleton: see store.KnownMessageIDs), automatic or report-shaped, or
-// from a mailer-daemon. The messages held include those of the batch w is
+// a contact, referring to a message that matters (stored with its
+// skeleton, or a draft we sent: see store.KnownMessageIDs), automatic or
+// report-shaped, or from a mailer-daemon. The messages held include those of the batch w is
 // storing, not committed yet when the next batch is judged.
 func (s *Syncer) relevance(w *batchWriter) imapsync.Relevant {
 	return func(ctx context.Context, msgs []*imapsync.Message) ([]bool, error) {
@@ -68,12 +68,12 @@ func anyHeld(held func(string) bool, lists ...[]string) bool {
 }
 
 // batchMessageIDs are the Message-IDs of the messages of a stored batch
-// that matter (with a skeleton, or our own), for batchWriter.holds, as
+// that matter (with a skeleton), for batchWriter.holds, as
 // store.KnownMessageIDs counts them once the batch is committed.
 func batchMessageIDs(msgs []outreach.Message) map[string]bool {
 	ids := make(map[string]bool)
 	for _, m := range msgs {
-		if m.MessageID != "" && (m.Raw != nil || m.Direction == outreach.Outbound) {
+		if m.MessageID != "" && m.Raw != nil {
 			ids[m.MessageID] = true
 		}
 	}

@@ -14,24 +14,28 @@ import (
 	"github.com/outreach/outreach/store/storetest"
 )
 
-// TestKnownMessageIDs: a Message-ID is known when it is ours or stored with
-// a skeleton; an inbound message stored with its headers only is not, nor
-// is the empty id; duplicates and invalid UTF-8 in the list are harmless.
+// TestKnownMessageIDs: a Message-ID is known when it is stored with a
+// skeleton, ours or not; a message stored with its headers only is not,
+// ours included (the applicant's email to someone who is not a contact),
+// nor is the empty id; duplicates and invalid UTF-8 in the list are
+// harmless.
 func TestKnownMessageIDs(t *testing.T) {
 	t.Parallel()
 	st := storetest.New(t, nil)
 	ctx := context.Background()
 	mb := newMailbox(t, st)
-	msgs := syncMsgs(1, 4, "k")
-	msgs[1].Raw = []byte("Subject: Re: research\r\n\r\nthe text\r\n") // k2: with its skeleton
-	msgs[2].Direction = outreach.Outbound                             // k3: ours
-	msgs[3].MessageID = ""                                            // refers to nothing
+	msgs := syncMsgs(1, 5, "k")
+	skeleton := []byte("Subject: Re: research\r\n\r\nthe text\r\n")
+	msgs[1].Raw = skeleton                                       // k2: with its skeleton
+	msgs[2].Direction, msgs[2].Raw = outreach.Outbound, skeleton // k3: ours, with its skeleton
+	msgs[3].Direction = outreach.Outbound                        // k4: ours, headers only
+	msgs[4].MessageID = ""                                       // refers to nothing
 	if _, err := st.SaveSyncBatch(ctx, store.SyncBatch{MailboxID: mb.ID, Messages: msgs,
-		Cursor: store.Cursor{UIDValidity: 7, HighestUID: 4}}); err != nil {
+		Cursor: store.Cursor{UIDValidity: 7, HighestUID: 5}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.KnownMessageIDs(ctx, []string{"k1@example.edu", "k2@example.edu", "k2@example.edu",
-		"k3@example.edu", "", "nowhere@example.edu", "k\xff@example.edu"})
+		"k3@example.edu", "k4@example.edu", "", "nowhere@example.edu", "k\xff@example.edu"})
 	if err != nil {
 		t.Fatal(err)
 	}

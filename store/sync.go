@@ -349,10 +349,13 @@ func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]
 	return toSet(found), mapError("look up contact addresses", err)
 }
 
-// KnownMessageIDs returns which of ids are messages that matter, ours or
-// stored with a skeleton, or drafts we wrote: mail referring to one of them
-// may be part of a conversation we follow. A reply within a conversation
-// that does not matter (a mailing list's) is not made to matter by it.
+// KnownMessageIDs returns which of ids are messages that matter, stored
+// with a skeleton, or drafts we wrote: mail referring to one of them may be
+// part of a conversation we follow. Our own email matters as any other
+// does (to or from a contact, or in a conversation that matters), so a
+// reply to a mailing list, or to the applicant's email to a friend, is not
+// made to matter by it, whichever of INBOX and Sent was synced first; when
+// a contact is added later, the catch-up (WantedSkeletons) fetches both.
 //
 // Each id is looked up on its own in the partial index messages_message_id,
 // whose condition the query repeats so that PostgreSQL can use it (the
@@ -369,7 +372,7 @@ func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]b
 const knownMessageIDsSQL = `
 	SELECT i.id FROM unnest($1::text[]) AS i(id)
 	WHERE EXISTS (SELECT FROM messages m WHERE m.message_id = i.id AND m.message_id <> ''
-	              AND (m.raw IS NOT NULL OR m.direction = 'out'))
+	              AND m.raw IS NOT NULL)
 	UNION
 	SELECT i.id FROM unnest($1::text[]) AS i(id)
 	WHERE EXISTS (SELECT FROM drafts d WHERE d.message_id = i.id)`
