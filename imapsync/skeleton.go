@@ -291,9 +291,10 @@ func guessSections(m *Message) []*imap.FetchItemBodySection {
 	mimeOf := func(part ...int) *imap.FetchItemBodySection {
 		return &imap.FetchItemBodySection{Part: part, Specifier: imap.PartSpecifierMIME, Peek: true}
 	}
-	mt, _, err := mime.ParseMediaType(m.Get("Content-Type"))
+	ct := m.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
 	switch {
-	case m.Get("Content-Type") == "" || (err == nil && !strings.HasPrefix(mt, "multipart/")):
+	case ct == "" || (err == nil && !strings.HasPrefix(mt, "multipart/")):
 		return []*imap.FetchItemBodySection{text()} // RFC 2045 section 5.2: text/plain by default
 	case mt == "multipart/alternative":
 		return []*imap.FetchItemBodySection{mimeOf(1), text(1), mimeOf(2)}
@@ -395,11 +396,7 @@ func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, plans map[uint32
 
 // sectionRequest is the UID FETCH of one plan's sections for msgs.
 func sectionRequest(msgs []*Message, p *plan) fetchRequest {
-	set := uidSetOf(msgs)
-	keys := make([]string, len(p.sections))
-	for i, s := range p.sections {
-		keys[i] = sectionKey(s.Part, s.Specifier, false)
-	}
+	set, keys := uidSetOf(msgs), p.keys()
 	return fetchRequest{
 		opts:     &imap.FetchOptions{UID: true, BodySection: p.sections},
 		complete: func(m *rawMsg) bool { return hasSections(m, keys) },
