@@ -155,6 +155,16 @@ func TestAutomatic(t *testing.T) {
 		{"From: MAILER-DAEMON@mx.example.edu\r\n", true},
 		{"From: x@example.org\r\nContent-Type: multipart/report;\r\n report-type=delivery-status; boundary=b\r\n", true},
 		{"From: x@example.org\r\nReturn-Path: <>\r\n", true},
+		// A newsletter or notification (RFC 2369, RFC 2919), even marked
+		// auto-generated or with an empty return path, is not an answer.
+		{"From: Team <noreply@news.example.com>\r\nList-Unsubscribe: <mailto:unsub@news.example.com>\r\n" +
+			"Precedence: bulk\r\nAuto-Submitted: auto-generated\r\n", false},
+		{"From: someone@list.example\r\nList-Id: Dev <dev.list.example>\r\nAuto-Submitted: auto-replied\r\n" +
+			"Return-Path: <>\r\n", false},
+		// A mailer-daemon's report is one, list headers or not.
+		{"From: MAILER-DAEMON@mx.example.edu\r\nList-Id: Dev <dev.list.example>\r\n", true},
+		// vacation(1) replies with Precedence: bulk: no list header, still an auto-reply.
+		{"From: chen@med.example.edu\r\nPrecedence: bulk\r\nAuto-Submitted: auto-replied\r\n", true},
 		{"\x00\x01 not a header at all\r\n", true},
 	} {
 		m := imapsync.MessageFromHeader([]byte(c.header + "\r\n"))
@@ -212,6 +222,8 @@ func TestDovecotPassLeavesRecentMailRecent(t *testing.T) {
 // headers-only, and so is a reply to the applicant's own email to someone
 // who is not a contact, synced in a pass after it; a reply from another
 // address to the professor's email, or to ours to the professor, is not.
+// An auto-reply from anyone may concern our email and gets its skeleton; a
+// newsletter marked auto-generated does not.
 func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -239,7 +251,11 @@ func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 			"In-Reply-To: <p1@med.example.edu>"),
 		mail("office@med.example.edu", applicant, "RE: Research opportunity", "o2@med.example.edu",
 			"In-Reply-To: <orig@example.org>"),
-		mail(lee, applicant, "Re: Observership", "lee-1@uro.example.edu", "In-Reply-To: <obs@example.org>")); err != nil {
+		mail(lee, applicant, "Re: Observership", "lee-1@uro.example.edu", "In-Reply-To: <obs@example.org>"),
+		mail("noreply@news.example.com", applicant, "This week in urology", "nl@news.example.com",
+			"Auto-Submitted: auto-generated", "List-Unsubscribe: <mailto:unsub@news.example.com>", "Precedence: bulk"),
+		mail("away@uro.example.edu", applicant, "Out of office", "ooo@uro.example.edu",
+			"Auto-Submitted: auto-replied")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SyncOnce(ctx, acct); err != nil {
@@ -247,7 +263,8 @@ func TestDovecotRepliesMatterOnlyToMailThatMatters(t *testing.T) {
 	}
 	for id, want := range map[string]bool{"m1@list.example": false, "m2@list.example": false,
 		"p1@med.example.edu": true, "o1@med.example.edu": true, "orig@example.org": true, "o2@med.example.edu": true,
-		"obs@example.org": false, "lee-1@uro.example.edu": false} {
+		"obs@example.org": false, "lee-1@uro.example.edu": false,
+		"nl@news.example.com": false, "ooo@uro.example.edu": true} {
 		if got := rowCount(t, st, "m.message_id = $1 AND m.raw IS NOT NULL", id) == 1; got != want {
 			t.Errorf("%s stored with a skeleton: %v, want %v", id, got, want)
 		}

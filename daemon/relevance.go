@@ -82,6 +82,12 @@ func batchMessageIDs(msgs []outreach.Message) map[string]bool {
 
 // automatic reports whether a header looks machine-made: an auto-reply
 // (RFC 3834), a report (RFC 6522), a bounce's tell-tales, or a mailer-daemon.
+// A list's or a bulk sender's mail (List-Id, RFC 2919; List-Unsubscribe,
+// RFC 2369) is not, whatever else it says: newsletters and notifications
+// often carry Auto-Submitted: auto-generated, and are no answer to the
+// applicant's email (an auto-reply that reached us through a list answers
+// the list). It still matters when it is from or to a contact, or refers
+// to mail that matters.
 func automatic(m *imapsync.Message) bool {
 	if m.HeaderUnreadable() {
 		return true // let classification look at the skeleton
@@ -93,6 +99,8 @@ func automatic(m *imapsync.Message) bool {
 	switch {
 	case local == "mailer-daemon" || local == "postmaster":
 		return true
+	case m.Get("List-Id") != "" || m.Get("List-Unsubscribe") != "":
+		return false
 	case m.Get("Auto-Submitted") != "" && !strings.EqualFold(m.Get("Auto-Submitted"), "no"):
 		return true
 	case m.Get("X-Autoreply") != "" || m.Get("X-Autorespond") != "" || m.Get("X-Failed-Recipients") != "":

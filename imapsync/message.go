@@ -54,7 +54,8 @@ func (m *Message) HeaderUnreadable() bool { return len(m.fields) == 0 }
 // HeaderFields is the phase-1 header list (BODY.PEEK[HEADER.FIELDS (...)],
 // RFC 3501 section 6.4.5): what threading, addressing and the relevance
 // check need, including the fields that mark auto-replies (RFC 3834),
-// reports (RFC 6522) and bounces. Every field more costs on both sides for
+// reports (RFC 6522) and bounces, and those of list and bulk mail (RFC 2919,
+// RFC 2369), which is not an answer to anyone. Every field more costs on both sides for
 // every message, and the server reads each message's file the first time
 // a field is asked for; phase 2 fetches the full header of the messages
 // that matter.
@@ -62,6 +63,7 @@ var HeaderFields = []string{
 	"Message-ID", "In-Reply-To", "References", "From", "To", "Cc", "Date", "Subject",
 	"Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
 	"X-MS-Exchange-Inbox-Rules-Loop", "Return-Path", "Content-Type", "X-Failed-Recipients",
+	"List-Id", "List-Unsubscribe",
 }
 
 // wordDecoder decodes RFC 2047 encoded words in any charset go-message knows.
