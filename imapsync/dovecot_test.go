@@ -75,12 +75,20 @@ func TestDovecotSkeletonGuess(t *testing.T) {
 			}
 		}
 		p := newProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)))
-		c, err := Dial(context.Background(), Account{Host: "127.0.0.1", Port: p.port, Security: "none",
-			Username: dovecot.User, Password: dovecot.Password, CommandTimeout: 20 * time.Second})
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		t.Cleanup(func() { c.Close() })
+		c := dialDovecot(t, &dovecot.Server{Host: "127.0.0.1", Port: p.port})
 		return syncAllRelevant(t, c, len(msgs)), p
 	})
+}
+
+// dialDovecot logs in to srv (plaintext) and closes the connection when the
+// test ends.
+func dialDovecot(t *testing.T, srv *dovecot.Server) *Conn {
+	t.Helper()
+	c, err := Dial(context.Background(), Account{Host: srv.Host, Port: srv.Port, Security: "none",
+		Username: dovecot.User, Password: dovecot.Password, CommandTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -184,14 +184,19 @@ func TestSkeletonCorpus(t *testing.T) {
 	}
 }
 
-// corpusFile reads a corpus message as an IMAP server stores it: without
-// an mbox "From " envelope line and with CRLF line ends.
+// corpusFile reads a corpus bounce as an IMAP server stores it (asStored).
 func corpusFile(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return asStored(b)
+}
+
+// asStored is a message file as an IMAP server stores it: without an mbox
+// "From " envelope line and with CRLF line ends.
+func asStored(b []byte) []byte {
 	if bytes.HasPrefix(b, []byte("From ")) {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
