@@ -1,9 +1,14 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	netmail "net/mail"
+	"net/textproto"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +170,12 @@ func TestAutomatic(t *testing.T) {
 		{"From: MAILER-DAEMON@mx.example.edu\r\nList-Id: Dev <dev.list.example>\r\n", true},
 		// vacation(1) replies with Precedence: bulk: no list header, still an auto-reply.
 		{"From: chen@med.example.edu\r\nPrecedence: bulk\r\nAuto-Submitted: auto-replied\r\n", true},
+		// Auto-responders without RFC 3834 mark their replies Precedence:
+		// junk; bulk alone is old mailing lists' mark too.
+		{"From: chen@med.example.edu\r\nPrecedence: junk\r\n", true},
+		{"From: chen@med.example.edu\r\nPrecedence: bulk\r\n", false},
+		// A bounce whose From has a name and an empty address.
+		{"From: MAILER-DAEMON <>\r\nSubject: Mail delivery failed\r\n", true},
 		{"\x00\x01 not a header at all\r\n", true},
 	} {
 		m := imapsync.MessageFromHeader([]byte(c.header + "\r\n"))
@@ -312,4 +323,57 @@ func TestDovecotReplyInJunkStopsTheFollowUp(t *testing.T) {
 	if sum, err := (&Syncer{Store: st2}).SyncOnce(ctx, acct2); err != nil || len(sum.Mailboxes) != 2 {
 		t.Fatalf("with skip_junk: %+v (%v), want INBOX and Sent only", sum, err)
 	}
+}
+
+// Every bounce and auto-reply of the labelled corpus counts as automatic
+// from phase 1's fields alone, so it gets its skeleton whoever sent it, or
+// refers to a message, so it gets one when that message matters; list
+// mail, which is no answer to anyone, is not automatic.
+func TestAutomaticOnTheCorpus(t *testing.T) {
+	t.Parallel()
+	rows, err := os.ReadFile("../../shared/corpus/MANIFEST.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(rows)), "\n")[1:] {
+		file, label, _ := strings.Cut(line, "\t")
+		label, _, _ = strings.Cut(label, "\t")
+		want, judged := map[string]bool{"bounce": true, "auto_reply": true, "mailing_list": false}[label]
+		if !judged {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("../../shared/corpus", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := imapsync.MessageFromHeader(phase1Header(t, raw))
+		if got := automatic(m) || (want && len(m.InReplyTo)+len(m.References) > 0); got != want {
+			t.Errorf("%s (%s): automatic = %v, want %v", file, label, got, want)
+		}
+		n++
+	}
+	if n < 70 {
+		t.Fatalf("judged %d corpus messages, want the bounces, auto-replies and lists", n)
+	}
+}
+
+// phase1Header is the header block phase 1 fetches of raw: only the fields
+// in imapsync.HeaderFields, as the server sends them.
+func phase1Header(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	if bytes.HasPrefix(raw, []byte("From ")) { // an mbox envelope line
+		_, raw, _ = bytes.Cut(raw, []byte("\n"))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))))
+	if err != nil {
+		return nil // unreadable: phase 1 would get no field either
+	}
+	var b strings.Builder
+	for _, name := range imapsync.HeaderFields {
+		for _, v := range msg.Header[textproto.CanonicalMIMEHeaderKey(name)] {
+			b.WriteString(name + ": " + v + "\r\n")
+		}
+	}
+	return []byte(b.String() + "\r\n")
 }

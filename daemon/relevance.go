@@ -81,7 +81,8 @@ func batchMessageIDs(msgs []outreach.Message) map[string]bool {
 }
 
 // automatic reports whether a header looks machine-made: an auto-reply
-// (RFC 3834), a report (RFC 6522), a bounce's tell-tales, or a mailer-daemon.
+// (RFC 3834, or Precedence: junk or auto_reply), a report (RFC 6522),
+// a bounce's tell-tales, or a mailer-daemon.
 // A list's or a bulk sender's mail (List-Id, RFC 2919; List-Unsubscribe,
 // RFC 2369) is not, whatever else it says: newsletters and notifications
 // often carry Auto-Submitted: auto-generated, and are no answer to the
@@ -96,11 +97,15 @@ func automatic(m *imapsync.Message) bool {
 	if i := strings.IndexByte(local, '@'); i >= 0 {
 		local = local[:i]
 	}
+	precedence := strings.ToLower(m.Get("Precedence"))
 	switch {
-	case local == "mailer-daemon" || local == "postmaster":
+	case local == "mailer-daemon" || local == "postmaster" ||
+		strings.Contains(strings.ToLower(m.Get("From")), "mailer-daemon"): // "MAILER-DAEMON <>"
 		return true
 	case m.Get("List-Id") != "" || m.Get("List-Unsubscribe") != "":
 		return false
+	case precedence == "junk" || precedence == "auto_reply":
+		return true // what some auto-responders set instead of Auto-Submitted (bulk: old lists too)
 	case m.Get("Auto-Submitted") != "" && !strings.EqualFold(m.Get("Auto-Submitted"), "no"):
 		return true
 	case m.Get("X-Autoreply") != "" || m.Get("X-Autorespond") != "" || m.Get("X-Failed-Recipients") != "":

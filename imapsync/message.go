@@ -63,7 +63,7 @@ var HeaderFields = []string{
 	"Message-ID", "In-Reply-To", "References", "From", "To", "Cc", "Date", "Subject",
 	"Auto-Submitted", "X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress",
 	"X-MS-Exchange-Inbox-Rules-Loop", "Return-Path", "Content-Type", "X-Failed-Recipients",
-	"List-Id", "List-Unsubscribe",
+	"List-Id", "List-Unsubscribe", "Precedence",
 }
 
 // wordDecoder decodes RFC 2047 encoded words in any charset go-message knows.
