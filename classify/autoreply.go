@@ -98,6 +98,9 @@ func autoReplyHeaders(f *facts, r *Result) (outreach.Confidence, bool) {
 		if strings.HasPrefix(v, "auto-replied") || autoSubjectOrBody(f) {
 			return outreach.Certain, true
 		}
+		if _, list := listReason(h); list {
+			return "", false // a newsletter or notification: listRule says so
+		}
 		r.because("auto-generated without auto-reply wording: a notification that may be automated")
 		return outreach.Unsure, true
 	}
@@ -269,31 +272,36 @@ func (f *facts) ownAddresses() map[string]bool {
 	return own
 }
 
-// listRule recognises mailing-list and bulk mail: RFC 2919 List-Id, RFC
-// 2369 List-* with Precedence, list-manager headers, owner- senders.
+// listRule recognises mailing-list and bulk mail (see listReason).
 func listRule(f *facts, r *Result) bool {
-	h := f.msg.header
-	p := strings.ToLower(strings.TrimSpace(h.get("precedence")))
-	var why string
-	switch {
-	case h.has("list-id"):
-		why = "List-Id header (RFC 2919)"
-	case h.has("list-unsubscribe") && (p == "bulk" || p == "list"):
-		why = "List-Unsubscribe (RFC 2369) with Precedence: " + p
-	case h.has("x-mailman-version") || h.has("x-beenthere") || h.has("mailing-list") || h.has("x-mailing-list"):
-		why = "mailing-list manager header"
-	case p == "list":
-		why = "Precedence: list"
-	case p == "bulk" && isListSender(h.get("sender")):
-		why = "Precedence: bulk from a list owner Sender"
-	case h.has("list-unsubscribe") && h.has("list-post"):
-		why = "List-Unsubscribe with List-Post (RFC 2369)"
-	default:
+	why, ok := listReason(f.msg.header)
+	if !ok {
 		return false
 	}
 	r.Kind, r.Confidence = outreach.MessageList, outreach.Certain
 	r.because("%s", why)
 	return true
+}
+
+// listReason tells mailing-list and bulk mail: RFC 2919 List-Id, RFC 2369
+// List-* with Precedence, list-manager headers, owner- senders.
+func listReason(h header) (string, bool) {
+	p := strings.ToLower(strings.TrimSpace(h.get("precedence")))
+	switch {
+	case h.has("list-id"):
+		return "List-Id header (RFC 2919)", true
+	case h.has("list-unsubscribe") && (p == "bulk" || p == "list"):
+		return "List-Unsubscribe (RFC 2369) with Precedence: " + p, true
+	case h.has("x-mailman-version") || h.has("x-beenthere") || h.has("mailing-list") || h.has("x-mailing-list"):
+		return "mailing-list manager header", true
+	case p == "list":
+		return "Precedence: list", true
+	case p == "bulk" && isListSender(h.get("sender")):
+		return "Precedence: bulk from a list owner Sender", true
+	case h.has("list-unsubscribe") && h.has("list-post"):
+		return "List-Unsubscribe with List-Post (RFC 2369)", true
+	}
+	return "", false
 }
 
 // isListSender reports Majordomo-style owner addresses.

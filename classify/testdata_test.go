@@ -62,6 +62,9 @@ func TestTestdata(t *testing.T) {
 		{name: "human-vacation-subject", kind: outreach.MessageHuman,
 			refersTo: []string{"20250623120000.4.outreach@example.org"}},
 		{name: "precedence-bulk-only", kind: outreach.MessageHuman, confidence: outreach.Unsure},
+		// A newsletter marked auto-generated, without auto-reply wording, is
+		// list mail, not an auto-reply.
+		{name: "newsletter-auto-generated", kind: outreach.MessageList, refersTo: []string{}, confidence: outreach.Certain},
 		{name: "broken-boundary-bounce", kind: outreach.MessageBounce, reason: ReasonUserUnknown,
 			recipients: []string{"k.owens@example.edu"}, refersTo: []string{"20250311074400.2.outreach@example.org"}},
 		{name: "subject-iso-2022-jp", kind: outreach.MessageAutoReply, subject: "自動応答: 研究室訪問のお願い"},
