@@ -115,7 +115,7 @@ func TestMakePlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := p.signature(); got != tt.want {
+			if got := signature(p.sections); got != tt.want {
 				t.Errorf("sections %q, want %q", got, tt.want)
 			}
 		})

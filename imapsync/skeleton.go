@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/mail"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -46,10 +46,10 @@ type plan struct {
 	sections []*imap.FetchItemBodySection
 }
 
-// signature identifies plans that can share one UID FETCH.
-func (p *plan) signature() string {
-	keys := make([]string, len(p.sections))
-	for i, s := range p.sections {
+// signature identifies lists of sections that can share one UID FETCH.
+func signature(sections []*imap.FetchItemBodySection) string {
+	keys := make([]string, len(sections))
+	for i, s := range sections {
 		keys[i] = sectionKey(s.Part, s.Specifier, false)
 		if s.Partial != nil {
 			keys[i] += "<>"
@@ -195,61 +195,85 @@ func (n *skelNode) write(w *bytes.Buffer, sec map[string][]byte) {
 // that does not exist is not an error for Dovecot or go-imap, but RFC 3501
 // does not say) is asked without guesses from then on.
 func (c *Conn) fillSkeletons(ctx context.Context, msgs []*Message) error {
-	groups, order := map[string][]*Message{}, []string(nil)
-	guesses := map[string][]*imap.FetchItemBodySection{}
-	for _, m := range msgs {
-		var g []*imap.FetchItemBodySection
-		if !c.noGuess {
-			g = guessSections(m)
+	guess := func(m *Message) []*imap.FetchItemBodySection {
+		if c.noGuess {
+			return nil
 		}
-		sig := (&plan{sections: g}).signature()
-		if groups[sig] == nil {
-			order, guesses[sig] = append(order, sig), g
-		}
-		groups[sig] = append(groups[sig], m)
+		return guessSections(m)
 	}
-	sort.Strings(order)
-	cmds := make([]*fetchCmd, len(order))
-	reqs := make([]fetchRequest, len(order))
-	for i, sig := range order {
-		reqs[i] = structureRequest(groups[sig], guesses[sig])
-		cmds[i] = c.startFetch(uidSetOf(groups[sig]), reqs[i].opts)
+	groups := groupBy(msgs, func(m *Message) string { return signature(guess(m)) })
+	guesses := make([][]*imap.FetchItemBodySection, len(groups))
+	reqs := make([]fetchRequest, len(groups))
+	for i, g := range groups {
+		guesses[i] = guess(g[0])
+		reqs[i] = structureRequest(g, guesses[i])
 	}
-	byUID := make(map[uint32]*rawMsg, len(msgs))
-	for i, sig := range order {
-		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
-		if err != nil {
-			for _, cmd := range cmds[i+1:] {
-				c.settle(ctx, cmd)
-			}
-			var refused *imap.Error
-			if guesses[sig] != nil && errors.As(err, &refused) {
-				c.noGuess = true
-				return c.fillSkeletons(ctx, msgs)
-			}
-			return fmt.Errorf("phase 2 structure: %w", err)
+	got, failed, err := c.fetchGroups(ctx, groups, reqs)
+	if err != nil {
+		var refused *imap.Error
+		if guesses[failed] != nil && errors.As(err, &refused) {
+			c.noGuess = true
+			return c.fillSkeletons(ctx, msgs)
 		}
-		for _, r := range got {
-			byUID[r.uid] = r
-		}
+		return fmt.Errorf("phase 2 structure: %w", err)
 	}
 	plans := make(map[uint32]*plan, len(msgs))
 	var rest []*Message
-	for _, sig := range order {
+	for i, g := range groups {
 		var done []*Message
-		for _, m := range groups[sig] {
-			p := prepare(m, byUID[m.UID])
+		for _, m := range g {
+			p := prepare(m, got[i][m.UID])
 			switch {
 			case p == nil:
-			case covers(guesses[sig], p.sections) && hasSections(byUID[m.UID], p.keys()):
+			case covers(guesses[i], p.sections) && hasSections(got[i][m.UID], p.keys()):
 				plans[m.UID], done = p, append(done, m)
 			default:
 				plans[m.UID], rest = p, append(rest, m)
 			}
 		}
-		assemble(done, byUID, plans)
+		assemble(done, got[i], plans)
 	}
 	return c.fetchPlans(ctx, rest, plans)
+}
+
+// groupBy splits msgs by key, the groups in the order of their keys.
+func groupBy(msgs []*Message, key func(*Message) string) [][]*Message {
+	byKey := map[string][]*Message{}
+	for _, m := range msgs {
+		k := key(m)
+		byKey[k] = append(byKey[k], m)
+	}
+	out := make([][]*Message, 0, len(byKey))
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		out = append(out, byKey[k])
+	}
+	return out
+}
+
+// fetchGroups sends one UID FETCH per group (reqs[i] for groups[i]), all
+// pipelined, and returns each group's answers by UID. When one fails it
+// returns its index and error, after waiting for those sent after it, so
+// that the connection stays usable.
+func (c *Conn) fetchGroups(ctx context.Context, groups [][]*Message, reqs []fetchRequest) ([]map[uint32]*rawMsg, int, error) {
+	cmds := make([]*fetchCmd, len(groups))
+	for i, g := range groups {
+		cmds[i] = c.startFetch(uidSetOf(g), reqs[i].opts)
+	}
+	out := make([]map[uint32]*rawMsg, len(groups))
+	for i := range groups {
+		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
+		if err != nil {
+			for _, cmd := range cmds[i+1:] {
+				c.settle(ctx, cmd)
+			}
+			return nil, i, err
+		}
+		out[i] = make(map[uint32]*rawMsg, len(got))
+		for _, r := range got {
+			out[i][r.uid] = r
+		}
+	}
+	return out, -1, nil
 }
 
 // structureRequest is phase 2's first UID FETCH for msgs: BODYSTRUCTURE,
@@ -359,37 +383,17 @@ func prepare(m *Message, r *rawMsg) *plan {
 // fetchPlans downloads the planned sections, grouped by plan signature, and
 // assembles each message's Raw.
 func (c *Conn) fetchPlans(ctx context.Context, msgs []*Message, plans map[uint32]*plan) error {
-	groups := map[string][]*Message{}
-	var order []string
-	for _, m := range msgs {
-		if p := plans[m.UID]; p != nil {
-			sig := p.signature()
-			if groups[sig] == nil {
-				order = append(order, sig)
-			}
-			groups[sig] = append(groups[sig], m)
-		}
+	groups := groupBy(msgs, func(m *Message) string { return signature(plans[m.UID].sections) })
+	reqs := make([]fetchRequest, len(groups))
+	for i, g := range groups {
+		reqs[i] = sectionRequest(g, plans[g[0].UID])
 	}
-	sort.Strings(order)
-	cmds := make([]*fetchCmd, len(order))
-	reqs := make([]fetchRequest, len(order))
-	for i, sig := range order {
-		reqs[i] = sectionRequest(groups[sig], plans[groups[sig][0].UID])
-		cmds[i] = c.startFetch(uidSetOf(groups[sig]), reqs[i].opts)
+	got, _, err := c.fetchGroups(ctx, groups, reqs)
+	if err != nil {
+		return fmt.Errorf("phase 2 sections: %w", err)
 	}
-	for i, sig := range order {
-		got, err := c.finishFetch(ctx, cmds[i], reqs[i])
-		if err != nil {
-			for _, cmd := range cmds[i+1:] {
-				c.settle(ctx, cmd)
-			}
-			return fmt.Errorf("phase 2 sections: %w", err)
-		}
-		byUID := make(map[uint32]*rawMsg, len(got))
-		for _, r := range got {
-			byUID[r.uid] = r
-		}
-		assemble(groups[sig], byUID, plans)
+	for i, g := range groups {
+		assemble(g, got[i], plans)
 	}
 	return nil
 }
