@@ -11,8 +11,9 @@ import (
 // relevance decides which messages get their skeleton fetched: from or to
 // a contact, referring to a message that matters (stored with its
 // skeleton, or a draft we sent: see store.KnownMessageIDs), automatic or
-// report-shaped, or from a mailer-daemon. The messages held include those of the batch w is
-// storing, not committed yet when the next batch is judged.
+// report-shaped, or from a mailer-daemon. The messages held include those
+// of the batch w is storing, not committed yet when the next batch is
+// judged.
 func (s *Syncer) relevance(w *batchWriter) imapsync.Relevant {
 	return func(ctx context.Context, msgs []*imapsync.Message) ([]bool, error) {
 		var addrs, ids []string
@@ -99,8 +100,8 @@ func automatic(m *imapsync.Message) bool {
 	}
 	precedence := strings.ToLower(m.Get("Precedence"))
 	switch {
-	case local == "mailer-daemon" || local == "postmaster" ||
-		strings.Contains(strings.ToLower(m.Get("From")), "mailer-daemon"): // "MAILER-DAEMON <>"
+	case local == "postmaster" || strings.Contains(strings.ToLower(m.Get("From")), "mailer-daemon"):
+		// the address, or the name of "MAILER-DAEMON <>"
 		return true
 	case m.Get("List-Id") != "" || m.Get("List-Unsubscribe") != "":
 		return false
