@@ -342,10 +342,11 @@ func nonEmpty(s string) string {
 }
 
 // KnownAddresses returns which of addrs belong to a contact (lower-cased).
+// Each address is asked once: a batch names the same few people many times.
 func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]bool, error) {
 	var found []string
 	err := s.db.SelectContext(ctx, &found, `SELECT lower(address) FROM contact_addresses
-		WHERE lower(address) = ANY($1::text[])`, pq.Array(distinct(lowerAll(addrs))))
+		WHERE lower(address) = ANY($1::text[])`, pq.Array(appendNew(nil, lowerAll(addrs)...)))
 	return toSet(found), mapError("look up contact addresses", err)
 }
 
@@ -362,10 +363,11 @@ func (s *Store) KnownAddresses(ctx context.Context, addrs []string) (map[string]
 // empty id names nothing). Not "message_id = ANY($1)": during a first sync the
 // table grows by thousands of rows before it is ever analyzed, and without
 // statistics PostgreSQL takes a long = ANY list to match most rows and
-// reads the whole table for every batch.
+// reads the whole table for every batch. Each id is asked once: a batch's
+// References repeat the same few roots.
 func (s *Store) KnownMessageIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	var found []string
-	err := s.db.SelectContext(ctx, &found, knownMessageIDsSQL, pq.Array(distinct(cleanAll(ids))))
+	err := s.db.SelectContext(ctx, &found, knownMessageIDsSQL, pq.Array(appendNew(nil, cleanAll(ids)...)))
 	return toSet(found), mapError("look up Message-IDs", err)
 }
 
@@ -381,22 +383,6 @@ func lowerAll(list []string) []string {
 	out := make([]string, len(list))
 	for i, s := range list {
 		out[i] = strings.ToLower(clean(s))
-	}
-	return out
-}
-
-// distinct returns the non-empty strings of list, each once, in order of
-// first appearance. A batch's References repeat the same few roots and its
-// addresses the same few people; PostgreSQL looks each element of an
-// = ANY($1) array up in the index, duplicates included.
-func distinct(list []string) []string {
-	seen := make(map[string]bool, len(list))
-	out := list[:0:0]
-	for _, s := range list {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
 	}
 	return out
 }
