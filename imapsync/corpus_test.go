@@ -45,7 +45,7 @@ func TestDovecotSkeletonsClassifyLikeTheWholeMessage(t *testing.T) {
 	for i, b := range whole {
 		byHeader[headerOf(b)] = i
 	}
-	c := dialDovecot(t, srv)
+	c := dialDovecot(t, srv.Host, srv.Port)
 	for _, m := range syncAllRelevant(t, c, len(files)) {
 		i, ok := byHeader[headerOf(m.Header)]
 		if !ok {

@@ -69,22 +69,20 @@ func TestDovecotTLS(t *testing.T) {
 func TestDovecotSkeletonGuess(t *testing.T) {
 	checkSkeletonGuess(t, func(t *testing.T, msgs ...[]byte) ([]*Message, *proxy) {
 		srv := dovecot.ForTest(t)
-		for _, m := range msgs {
-			if err := srv.Deliver("INBOX", m); err != nil {
-				t.Fatal(err)
-			}
+		if err := srv.Deliver("INBOX", msgs...); err != nil {
+			t.Fatal(err)
 		}
 		p := newProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)))
-		c := dialDovecot(t, &dovecot.Server{Host: "127.0.0.1", Port: p.port})
+		c := dialDovecot(t, "127.0.0.1", p.port)
 		return syncAllRelevant(t, c, len(msgs)), p
 	})
 }
 
-// dialDovecot logs in to srv (plaintext) and closes the connection when the
-// test ends.
-func dialDovecot(t *testing.T, srv *dovecot.Server) *Conn {
+// dialDovecot logs in to a Dovecot of internal/dovecot, or a proxy to it,
+// in plaintext, and closes the connection when the test ends.
+func dialDovecot(t *testing.T, host string, port int) *Conn {
 	t.Helper()
-	c, err := Dial(context.Background(), Account{Host: srv.Host, Port: srv.Port, Security: "none",
+	c, err := Dial(context.Background(), Account{Host: host, Port: port, Security: "none",
 		Username: dovecot.User, Password: dovecot.Password, CommandTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
